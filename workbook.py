@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Set up the workbook's virtual environment and run it. Needs only Python 3.11+.
+
+    python3 workbook.py run    # execute every notebook on the CPU track into build/, write build/index.html
+    python3 workbook.py test   # the test suite: unit tests, papermill runs, pytest --nbval-lax notebooks/
+
+Both create ./.venv on first use (torch first, then requirements.txt, then helpers) and reuse it after.
+torch: a CPU build (torch==2.13.0+cpu) on a machine without an NVIDIA GPU, so no CUDA wheels are pulled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+TORCH = "2.13.0"
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def say(message: str) -> None:
+    """One progress line, flushed so it shows in CI logs."""
+    print(f"[workbook] {message}", flush=True)
+
+
+def venv_python() -> str:
+    """The virtual environment's interpreter."""
+    return str(VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
+
+
+def pip(*args: str) -> int:
+    """Run pip inside the virtual environment; return its exit code."""
+    return subprocess.call([venv_python(), "-m", "pip", "install", "-q", "--disable-pip-version-check", *args])
+
+
+def has_nvidia_gpu() -> bool:
+    """True when an NVIDIA driver answers (then the CUDA build of torch is wanted)."""
+    return shutil.which("nvidia-smi") is not None and subprocess.call(
+        ["nvidia-smi", "-L"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0
+
+
+def install_torch() -> None:
+    """Install torch, the CPU build unless an NVIDIA GPU is present; stop with one sentence if impossible."""
+    if subprocess.call([venv_python(), "-c", "import torch"], stderr=subprocess.DEVNULL) == 0:
+        return
+    if has_nvidia_gpu():
+        say(f"installing torch=={TORCH} (CUDA build, an NVIDIA GPU is present)")
+        ok = pip(f"torch=={TORCH}") == 0
+    else:
+        say(f"installing torch=={TORCH}+cpu (no NVIDIA GPU: the CPU build, no CUDA wheels)")
+        ok = pip(f"torch=={TORCH}+cpu") == 0 or pip(f"torch=={TORCH}+cpu", "--index-url", TORCH_CPU_INDEX) == 0
+    if not ok:
+        sys.exit(f"Could not install torch {TORCH}: install it into {VENV} yourself "
+                 f"(`{venv_python()} -m pip install torch=={TORCH}`) and run this command again.")
+
+
+def ensure_env() -> str:
+    """Create or update .venv so that it matches requirements.txt and pyproject.toml; return its python."""
+    if not Path(venv_python()).exists():
+        say(f"creating the virtual environment {VENV}")
+        venv.create(VENV, with_pip=True)
+    stamp = VENV / ".workbook-installed"
+    wanted = hashlib.sha256(b"".join((ROOT / f).read_bytes() for f in ("requirements.txt", "pyproject.toml"))).hexdigest()
+    if stamp.exists() and stamp.read_text() == wanted:
+        return venv_python()
+    install_torch()
+    say("installing requirements.txt and helpers (a few minutes the first time)")
+    if pip("-r", str(ROOT / "requirements.txt")) or pip("-e", str(ROOT)):
+        sys.exit("Installing the requirements failed: read pip's message above, fix it, and run this command again.")
+    stamp.write_text(wanted)
+    return venv_python()
+
+
+def main(argv: list[str]) -> int:
+    """Dispatch ``run`` / ``test``; extra arguments go to the runner or to pytest."""
+    if not argv or argv[0] not in ("run", "test", "setup"):
+        print(__doc__)
+        return 2
+    if sys.version_info < (3, 11):
+        sys.exit(f"Python 3.11 or newer is needed (this is {sys.version.split()[0]}): run it with python3.11 or newer.")
+    python = ensure_env()
+    command, extra = argv[0], argv[1:]
+    os.chdir(ROOT)
+    if command == "setup":
+        return 0
+    if command == "run":
+        return subprocess.call([python, "-m", "helpers.runner", *extra])
+    say("unit tests and papermill runs of every notebook (tests/)")
+    code = subprocess.call([python, "-m", "pytest", "tests", *extra])
+    say("executing the notebooks in place with nbval (pytest --nbval-lax notebooks/)")
+    return code or subprocess.call([python, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "notebooks/"])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
