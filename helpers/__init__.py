@@ -1,0 +1,10 @@
+"""Reusable code for the Clinical LLM Workbook notebooks.
+
+Each module holds one concern; its docstring names the notebook that introduces it.
+"""
+
+from .record import record
+from .runtime import Runtime, WorkbookError, preflight
+
+__all__ = ["Runtime", "WorkbookError", "preflight", "record"]
+__version__ = "0.1.0"

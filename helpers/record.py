@@ -1,0 +1,51 @@
+"""Record a notebook's key results to JSON beside the executed notebook (every notebook's last cell).
+
+The tests and the results index read these files, so every number they check comes from a run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+OUTPUT_DIR_ENV = "WORKBOOK_OUTPUT_DIR"
+
+
+def _plain(value):
+    """Turn numpy/torch scalars, tuples and paths into JSON-friendly values."""
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def results_path(name: str) -> Path:
+    """Where ``record(name, ...)`` writes: $WORKBOOK_OUTPUT_DIR, else the working directory."""
+    return Path(os.environ.get(OUTPUT_DIR_ENV, ".")) / f"{name}.json"
+
+
+def record(name: str, **metrics) -> Path:
+    """Write ``metrics`` for notebook ``name`` to ``<name>.json`` and print what was recorded."""
+    if not metrics:
+        raise ValueError("record() got no metrics: pass them as keywords, e.g. record('01_lm_basics', ppl=3.2).")
+    path = results_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"notebook": name, "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **_plain(metrics)}
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"Recorded {len(metrics)} results to {path}")
+    return path
+
+
+def load_record(path: str | os.PathLike) -> dict:
+    """Read a results file written by ``record``."""
+    return json.loads(Path(path).read_text())

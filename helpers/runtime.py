@@ -1,0 +1,206 @@
+"""Where am I running, which track, which precision (introduced in notebook 01, used by all).
+
+The workbook has two tracks that share one code path:
+
+* ``gpu``: microsoft/phi-2 and the Asclepius data from the Hugging Face Hub, on a CUDA GPU.
+* ``cpu``: a tiny model of the same Phi architecture and bundled synthetic notes, fully offline.
+
+``preflight()`` picks the track, seeds everything and prints a banner saying what it chose and why.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import sys
+from dataclasses import dataclass
+
+TRACKS = ("auto", "cpu", "gpu")
+HUB_HOST = "huggingface.co"
+
+
+class WorkbookError(Exception):
+    """A mistake a learner can fix: the message is one sentence that says what to change."""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What preflight() decided: the track, the device and the precision, and why."""
+
+    track: str
+    reason: str
+    device: str
+    precision: str
+    on_colab: bool
+    gpu_name: str | None = None
+    capability: tuple[int, int] | None = None
+    total_gib: float | None = None
+    free_gib: float | None = None
+
+    @property
+    def dtype(self):
+        """The torch dtype that matches ``precision``."""
+        import torch
+
+        return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[self.precision]
+
+
+def on_colab() -> bool:
+    """True inside Google Colab."""
+    return "google.colab" in sys.modules
+
+
+def precision_for(capability: tuple[int, int] | None) -> str:
+    """fp32 on CPU (None), fp16 below compute capability 8.0 (T4 = 7.5), bf16 from 8.0 (A100, H100).
+
+    We decide by compute capability, not ``torch.cuda.is_bf16_supported()``: that can say True on a
+    T4, where bf16 is only emulated and slow.
+    """
+    if capability is None:
+        return "fp32"
+    return "bf16" if tuple(capability) >= (8, 0) else "fp16"
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """True when the Hugging Face Hub answers on port 443 and offline mode is not set."""
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0") or os.environ.get("TRANSFORMERS_OFFLINE") == "1":
+        return False
+    try:
+        with socket.create_connection((HUB_HOST, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def select_track(requested: str = "auto", *, cuda: bool, hub: bool | None = None) -> tuple[str, str]:
+    """Return (track, reason). ``auto`` = gpu on a CUDA GPU with Hub access, else cpu.
+
+    ``hub`` is only consulted for ``auto`` on a CUDA machine; pass it to avoid the network check.
+    """
+    choice = str(requested).strip().lower()
+    if choice not in TRACKS:
+        raise WorkbookError(f"TRACK={requested!r} is not a track: set TRACK to one of {', '.join(TRACKS)}.")
+    if choice == "gpu":
+        if not cuda:
+            raise WorkbookError(
+                "TRACK='gpu' needs a CUDA GPU and none is visible: on Colab pick Runtime > Change runtime "
+                "type > T4 GPU, or set TRACK='cpu' (or 'auto') to use the offline CPU track."
+            )
+        return "gpu", "TRACK='gpu' was requested and a CUDA GPU is visible"
+    if choice == "cpu":
+        return "cpu", "TRACK='cpu' was requested"
+    if not cuda:
+        return "cpu", "TRACK='auto' and no CUDA GPU is visible"
+    if hub is None:
+        hub = hub_reachable()
+    if not hub:
+        return "cpu", "TRACK='auto' found a GPU but the Hugging Face Hub is unreachable"
+    return "gpu", "TRACK='auto' found a CUDA GPU and the Hugging Face Hub"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) so that runs repeat."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _gpu_facts() -> dict:
+    """Name, compute capability and total/free memory (GiB) of CUDA device 0."""
+    import torch
+
+    free, total = torch.cuda.mem_get_info(0)
+    return {
+        "gpu_name": torch.cuda.get_device_name(0),
+        "capability": tuple(torch.cuda.get_device_capability(0)),
+        "total_gib": total / 2**30,
+        "free_gib": free / 2**30,
+    }
+
+
+def _ram_gib() -> tuple[float, float]:
+    """Total and available system memory in GiB (psutil if present, else /proc/meminfo)."""
+    try:
+        import psutil
+
+        vm = psutil.virtual_memory()
+        return vm.total / 2**30, vm.available / 2**30
+    except ImportError:  # pragma: no cover - psutil ships with ipykernel
+        info = dict(line.split(":", 1) for line in open("/proc/meminfo"))
+        kib = lambda key: float(info[key].split()[0]) / 2**20  # noqa: E731
+        return kib("MemTotal"), kib("MemAvailable")
+
+
+def detect(track: str = "auto") -> Runtime:
+    """Decide track, device and precision for this machine without printing anything."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    chosen, reason = select_track(track, cuda=cuda)
+    if chosen == "gpu":
+        facts = _gpu_facts()
+        precision = precision_for(facts["capability"])
+        return Runtime(chosen, reason, "cuda", precision, on_colab(), **facts)
+    total, free = _ram_gib()
+    return Runtime(chosen, reason, "cpu", "fp32", on_colab(), total_gib=total, free_gib=free)
+
+
+def banner(rt: Runtime) -> str:
+    """The preflight banner as text: one fact per line."""
+    import torch
+
+    where = "Google Colab" if rt.on_colab else "local machine"
+    if rt.device == "cuda":
+        hw = f"GPU {rt.gpu_name}, compute capability {rt.capability[0]}.{rt.capability[1]}"
+        mem = f"GPU memory {rt.free_gib:.1f} GiB free of {rt.total_gib:.1f} GiB"
+        why = "fp16 because compute capability < 8.0" if rt.precision == "fp16" else "bf16 because compute capability >= 8.0"
+        model = "microsoft/phi-2 (Hub) for the tour; the tiny Phi for train-your-own"
+        data = "starmpcc/Asclepius-Synthetic-Clinical-Notes (Hub)"
+    else:
+        hw = f"CPU, {os.cpu_count()} cores, torch {torch.__version__}"
+        mem = f"RAM {rt.free_gib:.1f} GiB free of {rt.total_gib:.1f} GiB"
+        why = "fp32 because this is the CPU track"
+        model = "tiny Phi-architecture model, pretrained by helpers on the bundled notes"
+        data = "bundled synthetic clinical notes (offline)"
+    lines = [
+        f"Track     : {rt.track.upper()}  ({rt.reason})",
+        f"Running on: {where}; {hw}",
+        f"Memory    : {mem}",
+        f"Precision : {rt.precision}  ({why})",
+        f"Model     : {model}",
+        f"Data      : {data}",
+    ]
+    width = max(len(line) for line in lines)
+    rule = "=" * width
+    return "\n".join([rule, *lines, rule])
+
+
+def _short_errors() -> None:
+    """In IPython, show a WorkbookError as its one sentence instead of a long traceback."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with ipykernel
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def handler(shell, etype, value, tb, tb_offset=None):
+        message = f"WorkbookError: {value}"
+        print(message, file=sys.stderr)
+        return [message]
+
+    shell.set_custom_exc((WorkbookError,), handler)
+
+
+def preflight(track: str = "auto", seed: int = 0) -> Runtime:
+    """Pick the track, seed everything, print the banner and return the Runtime."""
+    _short_errors()
+    rt = detect(track)
+    seed_everything(seed)
+    print(banner(rt))
+    return rt
