@@ -1,0 +1,92 @@
+"""Language-model basics: packing text into blocks, the training loop, perplexity, next-token
+probabilities and generation (introduced in notebook 01).
+
+``train_lm`` is the loop notebook 01 shows and runs; ``helpers.models`` builds the cached tiny model
+with the very same function.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import torch
+
+
+def pack_blocks(texts: list[str], tokenizer, block_size: int) -> torch.Tensor:
+    """Tokenize ``texts``, join them with EOS and cut the stream into rows of ``block_size`` tokens."""
+    stream: list[int] = []
+    for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]:
+        stream.extend(ids + [tokenizer.eos_token_id])
+    n_blocks = len(stream) // block_size
+    if n_blocks == 0:
+        raise ValueError(f"{len(stream)} tokens are fewer than one block of {block_size}: use more text.")
+    return torch.tensor(stream[: n_blocks * block_size]).view(n_blocks, block_size)
+
+
+def warmup_cosine(step: int, total: int, warmup: int) -> float:
+    """Learning-rate multiplier: linear warm-up, then cosine decay to 10%."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def train_lm(model, blocks: torch.Tensor, steps: int, batch_size: int = 16, lr: float = 3e-3,
+             warmup: int = 10, seed: int = 0, log_every: int = 20) -> list[float]:
+    """Train ``model`` on next-token prediction over random batches of ``blocks``; return the losses."""
+    rng = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, steps, warmup))
+    model.train()
+    losses = []
+    for step in range(steps):
+        rows = torch.randint(len(blocks), (batch_size,), generator=rng)
+        batch = blocks[rows].to(model.device)
+        loss = model(input_ids=batch, labels=batch).loss  # the model shifts labels by one token inside
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+        if log_every and (step + 1) % log_every == 0:
+            print(f"step {step + 1:4d}/{steps}  loss {loss.item():.3f}  perplexity {math.exp(loss.item()):8.2f}")
+    model.eval()
+    return losses
+
+
+@torch.no_grad()
+def perplexity(model, blocks: torch.Tensor, batch_size: int = 16) -> float:
+    """exp(mean next-token cross-entropy) over every predicted token in ``blocks``."""
+    model.eval()
+    total, count = 0.0, 0
+    for start in range(0, len(blocks), batch_size):
+        batch = blocks[start : start + batch_size].to(model.device)
+        n_predicted = batch[:, 1:].numel()
+        total += model(input_ids=batch, labels=batch).loss.item() * n_predicted
+        count += n_predicted
+    return math.exp(total / count)
+
+
+@torch.no_grad()
+def next_token_table(model, tokenizer, prompt: str, k: int = 10) -> pd.DataFrame:
+    """The ``k`` most likely next tokens after ``prompt`` with their probabilities."""
+    ids = tokenizer(prompt, return_tensors="pt").input_ids.to(model.device)
+    logits = model(input_ids=ids).logits[0, -1].float()
+    probs = torch.softmax(logits, dim=-1)
+    top = torch.topk(probs, k)
+    return pd.DataFrame({
+        "token": [repr(tokenizer.decode([i])) for i in top.indices.tolist()],
+        "token_id": top.indices.tolist(),
+        "probability": top.values.tolist(),
+    }, index=pd.RangeIndex(1, k + 1, name="rank"))
+
+
+@torch.no_grad()
+def generate(model, tokenizer, prompt: str, max_new_tokens: int = 40, seed: int = 0, **sampling) -> str:
+    """Continue ``prompt``; ``sampling`` goes to ``model.generate`` (do_sample, temperature, top_p...)."""
+    torch.manual_seed(seed)
+    inputs = tokenizer(prompt, return_tensors="pt").to(model.device)
+    out = model.generate(**inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.eos_token_id, **sampling)
+    return tokenizer.decode(out[0, inputs.input_ids.shape[1]:], skip_special_tokens=True)

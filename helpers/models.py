@@ -1,0 +1,234 @@
+"""Models for both tracks (introduced in notebook 01; used by 02-05).
+
+* CPU track: a byte-level BPE tokenizer and a tiny ``PhiForCausalLM`` (the module names of phi-2:
+  ``q_proj, k_proj, v_proj, dense, fc1, fc2``) pretrained on the bundled notes (train split, notes
+  only). Built on first use with ``helpers.lm.train_lm``, cached on disk keyed by its settings and
+  the data generator, and reused by every notebook and test.
+* GPU track: ``microsoft/phi-2`` from the Hub in fp16/bf16, or NF4 4-bit with bitsandbytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from .runtime import WorkbookError
+
+PHI2 = "microsoft/phi-2"
+PHI2_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "dense", "fc1", "fc2")
+EOS = "<|endoftext|>"  # phi-2's BOS/EOS/UNK token; the tiny tokenizer uses the same string
+CACHE_ENV = "WORKBOOK_CACHE"
+
+
+@dataclass(frozen=True)
+class TinySettings:
+    """Everything that defines the cached tiny model; change one field and it is rebuilt."""
+
+    n_notes: int = 3000
+    data_seed: int = 0
+    vocab_size: int = 2048
+    hidden_size: int = 128
+    num_layers: int = 4
+    num_heads: int = 4
+    intermediate_size: int = 512
+    max_positions: int = 1024
+    block_size: int = 512
+    steps: int = 200
+    batch_size: int = 8
+    lr: float = 3e-3
+    seed: int = 0
+
+
+TINY = TinySettings()
+
+
+@contextmanager
+def _no_progress_bars():
+    """Silence transformers' per-file progress bars (noise in headless notebook outputs)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.enable_progress_bar()
+
+
+def cache_root() -> Path:
+    """Where built models live: $WORKBOOK_CACHE, else ~/.cache/clinical-llm-workbook."""
+    return Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "clinical-llm-workbook"))
+
+
+def ensure_pad_token(tokenizer):
+    """phi-2 ships without a pad token; reuse EOS for padding, as the workshop does."""
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def train_tokenizer(texts: list[str], vocab_size: int):
+    """A byte-level BPE tokenizer (the kind phi-2 uses) trained on ``texts``, with phi-2's EOS string."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.BPE())
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[EOS], show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    core.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=core, bos_token=EOS, eos_token=EOS, unk_token=EOS,
+                                   model_max_length=TINY.max_positions)
+
+
+def tiny_phi(tokenizer, settings: TinySettings = TINY, seed: int | None = None):
+    """A freshly initialised tiny PhiForCausalLM sized by ``settings`` for ``tokenizer``."""
+    from transformers import PhiConfig, PhiForCausalLM
+
+    torch.manual_seed(settings.seed if seed is None else seed)
+    config = PhiConfig(
+        vocab_size=len(tokenizer), hidden_size=settings.hidden_size, num_hidden_layers=settings.num_layers,
+        num_attention_heads=settings.num_heads, intermediate_size=settings.intermediate_size,
+        max_position_embeddings=settings.max_positions, partial_rotary_factor=0.5,
+        bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
+        resid_pdrop=0.0, embd_pdrop=0.0, tie_word_embeddings=False,
+    )
+    return PhiForCausalLM(config).eval()
+
+
+def lm_corpus(settings: TinySettings = TINY) -> dict[str, list[str]]:
+    """The notes (no questions or answers) of each split of the bundled synthetic set."""
+    from .data import load_notes, notes_table, split_by_patient
+
+    splits = split_by_patient(load_notes("synthetic", n_notes=settings.n_notes, seed=settings.data_seed))
+    return {name: notes_table(df)["note"].tolist() for name, df in splits.items()}
+
+
+def _cache_key(settings: TinySettings) -> str:
+    """Hash of the settings and of the code that makes the data and trains the model."""
+    here = Path(__file__).parent
+    files = [here / "data.py", here / "lm.py", *sorted(here.glob("synthetic*.py"))]
+    code = "".join(f.read_text() for f in files)
+    code += "".join(inspect.getsource(fn) for fn in (train_tokenizer, tiny_phi, build_tiny_lm))
+    blob = json.dumps(asdict(settings), sort_keys=True) + code
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def tiny_model_dir(settings: TinySettings = TINY) -> Path:
+    """The cache folder of the tiny model built with ``settings``."""
+    return cache_root() / f"tiny-phi-{_cache_key(settings)}"
+
+
+def build_tiny_lm(settings: TinySettings = TINY, out_dir: Path | None = None) -> Path:
+    """Train tokenizer and tiny model on the train-split notes and save both (about 2 minutes on 2 cores)."""
+    from .lm import pack_blocks, perplexity, train_lm
+
+    out_dir = Path(out_dir or tiny_model_dir(settings))
+    start = time.time()
+    corpus = lm_corpus(settings)
+    tokenizer = train_tokenizer(corpus["train"], settings.vocab_size)
+    model = tiny_phi(tokenizer, settings)
+    train = pack_blocks(corpus["train"], tokenizer, settings.block_size)
+    held_out = pack_blocks(corpus["validation"], tokenizer, settings.block_size)
+    ppl_before = perplexity(model, held_out)
+    losses = train_lm(model, train, steps=settings.steps, batch_size=settings.batch_size, lr=settings.lr,
+                      seed=settings.seed, log_every=max(1, settings.steps // 5))
+    report = {"settings": asdict(settings), "held_out_ppl_before": ppl_before,
+              "held_out_ppl_after": perplexity(model, held_out), "train_losses": losses,
+              "parameters": sum(p.numel() for p in model.parameters()), "build_seconds": time.time() - start}
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=".building-"))
+    with _no_progress_bars():
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+    (tmp / "build_report.json").write_text(json.dumps(report, indent=2))
+    if out_dir.exists():  # another process finished first: keep theirs
+        shutil.rmtree(tmp)
+    else:
+        tmp.rename(out_dir)
+    return out_dir
+
+
+def load_tiny_lm(settings: TinySettings = TINY, verbose: bool = True):
+    """The cached tiny (model, tokenizer), building it first if this machine has none yet."""
+    from transformers import AutoTokenizer, PhiForCausalLM
+
+    path = tiny_model_dir(settings)
+    if not (path / "build_report.json").exists():
+        if verbose:
+            print(f"Building the tiny Phi model once (about 2 minutes on 2 CPU cores) into {path} ...")
+        build_tiny_lm(settings, path)
+    report = json.loads((path / "build_report.json").read_text())
+    if verbose:
+        print(f"Tiny Phi: {report['parameters']:,} parameters, held-out perplexity "
+              f"{report['held_out_ppl_before']:.1f} untrained -> {report['held_out_ppl_after']:.2f} pretrained "
+              f"(cached in {path})")
+    with _no_progress_bars():
+        model = PhiForCausalLM.from_pretrained(path).eval()
+    return model, AutoTokenizer.from_pretrained(path)
+
+
+def tiny_build_report(settings: TinySettings = TINY) -> dict:
+    """The JSON report written when the cached tiny model was built."""
+    return json.loads((tiny_model_dir(settings) / "build_report.json").read_text())
+
+
+def phi2_config():
+    """phi-2's configuration, shipped with helpers so that nothing needs the Hub."""
+    from transformers import PhiConfig
+
+    with resources.as_file(resources.files("helpers") / "data" / "phi2_config.json") as path:
+        return PhiConfig.from_json_file(str(path))
+
+
+def phi2_on_meta():
+    """phi-2 built on the meta device: real shapes and module names, no weights, no download."""
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        return AutoModelForCausalLM.from_config(phi2_config())
+
+
+def nf4_config(compute_dtype=torch.float16, double_quant: bool = True):
+    """The bitsandbytes 4-bit NF4 quantization config used for QLoRA."""
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                              bnb_4bit_use_double_quant=double_quant, bnb_4bit_compute_dtype=compute_dtype)
+
+
+def load_phi2(dtype=torch.float16, quantization: str = "none"):
+    """phi-2 (model, tokenizer) from the Hub in ``dtype``, or NF4 4-bit when ``quantization='nf4'``."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if quantization not in ("none", "nf4"):
+        raise WorkbookError(f"quantization={quantization!r} is not supported: use 'none' or 'nf4'.")
+    if not torch.cuda.is_available():
+        raise WorkbookError("Loading phi-2 needs a CUDA GPU: set TRACK='cpu' to use the tiny model instead.")
+    extra = {"quantization_config": nf4_config(dtype)} if quantization == "nf4" else {}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(PHI2)
+        model = AutoModelForCausalLM.from_pretrained(PHI2, dtype=dtype, device_map={"": 0}, **extra)
+    except OSError as err:
+        raise WorkbookError(f"Could not load {PHI2} from the Hub ({err.__class__.__name__}): check the "
+                            "connection or set TRACK='cpu'.") from None
+    return model.eval(), ensure_pad_token(tokenizer)
+
+
+def load_lm(rt, quantization: str = "none"):
+    """The track's language model and tokenizer: phi-2 on the GPU track, the tiny Phi on the CPU track."""
+    if rt.track == "gpu":
+        return load_phi2(rt.dtype, quantization)
+    model, tokenizer = load_tiny_lm()
+    return model, ensure_pad_token(tokenizer)

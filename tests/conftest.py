@@ -1,0 +1,40 @@
+"""Shared fixtures: a small cached tiny model in a temporary cache, and a tiny QA table."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from helpers.models import TinySettings
+
+SMALL = TinySettings(n_notes=120, vocab_size=400, hidden_size=32, num_layers=2, num_heads=2,
+                     intermediate_size=64, max_positions=256, block_size=64, steps=30, batch_size=8)
+
+
+@pytest.fixture(scope="session")
+def small_cache(tmp_path_factory):
+    """A temporary model cache, so unit tests never touch the real one."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def small_lm(small_cache):
+    """A small tiny-Phi (model, tokenizer) built once per test session in the temporary cache."""
+    from helpers import models
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv(models.CACHE_ENV, str(small_cache))
+    model, tokenizer = models.load_tiny_lm(SMALL, verbose=False)
+    yield model, models.ensure_pad_token(tokenizer)
+    mp.undo()
+
+
+@pytest.fixture
+def qa_table() -> pd.DataFrame:
+    """Twelve QA rows for six patients, in the Asclepius schema."""
+    rows = []
+    for p in range(6):
+        for q in range(2):
+            rows.append({"patient_id": f"P{p}", "note": f"Pt {p} admitted with CP. " * (p + 1),
+                         "question": f"Question {q}?", "answer": f"Answer {p}-{q}.", "task": "Question Answering"})
+    return pd.DataFrame(rows)

@@ -1,0 +1,77 @@
+"""The training loop, perplexity, next-token probabilities and generation, on a small tiny-Phi."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+
+from helpers import lm
+
+
+def test_pack_blocks_joins_documents_with_eos(small_lm):
+    _, tok = small_lm
+    blocks = lm.pack_blocks(["Pt admitted with CP.", "HTN, DM2."] * 20, tok, block_size=16)
+    assert blocks.shape[1] == 16 and blocks.dtype == torch.long
+    assert (blocks == tok.eos_token_id).sum() >= 10
+    with pytest.raises(ValueError, match="fewer than one block"):
+        lm.pack_blocks(["short"], tok, block_size=1000)
+
+
+def test_uniform_model_has_perplexity_equal_to_vocabulary(small_lm):
+    model, tok = small_lm
+    uniform = copy.deepcopy(model)
+    torch.nn.init.zeros_(uniform.lm_head.weight)
+    torch.nn.init.zeros_(uniform.lm_head.bias)
+    blocks = lm.pack_blocks(["Pt admitted with SOB and CP."] * 30, tok, block_size=32)
+    assert lm.perplexity(uniform, blocks) == pytest.approx(uniform.config.vocab_size, rel=1e-4)
+
+
+def test_perplexity_is_exp_of_mean_loss(small_lm):
+    model, tok = small_lm
+    blocks = lm.pack_blocks(["Pt admitted with SOB and CP."] * 30, tok, block_size=32)
+    with torch.no_grad():
+        loss = model(input_ids=blocks, labels=blocks).loss.item()
+    assert lm.perplexity(model, blocks, batch_size=len(blocks)) == pytest.approx(math.exp(loss), rel=1e-4)
+
+
+def test_train_lm_lowers_the_loss_and_repeats(small_lm):
+    model, tok = small_lm
+    blocks = lm.pack_blocks(["The patient was admitted with chest pain."] * 40, tok, block_size=32)
+    runs = []
+    for _ in range(2):
+        fresh = copy.deepcopy(model)
+        torch.manual_seed(0)
+        for p in fresh.parameters():
+            torch.nn.init.normal_(p, std=0.02)
+        runs.append(lm.train_lm(fresh, blocks, steps=60, batch_size=4, lr=1e-2, log_every=0))
+    assert runs[0] == pytest.approx(runs[1])
+    assert sum(runs[0][-5:]) / 5 < 0.5 * sum(runs[0][:5]) / 5
+    assert not fresh.training
+
+
+def test_warmup_cosine_schedule():
+    assert lm.warmup_cosine(0, 100, 10) == pytest.approx(0.1)
+    assert lm.warmup_cosine(9, 100, 10) == pytest.approx(1.0)
+    assert lm.warmup_cosine(100, 100, 10) == pytest.approx(0.1)
+
+
+def test_next_token_table_matches_softmax(small_lm):
+    model, tok = small_lm
+    table = lm.next_token_table(model, tok, "Pt admitted with", k=5)
+    ids = tok("Pt admitted with", return_tensors="pt").input_ids
+    with torch.no_grad():
+        probs = torch.softmax(model(input_ids=ids).logits[0, -1], -1)
+    assert table["probability"].is_monotonic_decreasing and len(table) == 5
+    assert table["probability"].iloc[0] == pytest.approx(probs.max().item(), rel=1e-5)
+    assert table["token_id"].iloc[0] == int(probs.argmax())
+
+
+def test_greedy_generation_is_deterministic(small_lm):
+    model, tok = small_lm
+    first = lm.generate(model, tok, "Chief Complaint:", max_new_tokens=8, do_sample=False)
+    assert first == lm.generate(model, tok, "Chief Complaint:", max_new_tokens=8, do_sample=False)
+    sampled = [lm.generate(model, tok, "Chief Complaint:", max_new_tokens=8, do_sample=True, seed=s) for s in (1, 1)]
+    assert sampled[0] == sampled[1]

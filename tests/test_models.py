@@ -1,0 +1,68 @@
+"""The cached tiny Phi (build, cache, reuse) and the GPU track's phi-2 on the meta device."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from helpers import models
+from helpers.runtime import WorkbookError
+from tests.conftest import SMALL
+
+
+def test_tiny_model_has_phi2_module_names(small_lm):
+    model, _ = small_lm
+    leaf_names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    assert set(models.PHI2_TARGET_MODULES) <= leaf_names
+    assert type(model).__name__ == "PhiForCausalLM"
+
+
+def test_tiny_build_is_cached_and_reused(small_lm, small_cache, monkeypatch):
+    monkeypatch.setenv(models.CACHE_ENV, str(small_cache))
+    path = models.tiny_model_dir(SMALL)
+    stamp = (path / "model.safetensors").stat().st_mtime
+    models.load_tiny_lm(SMALL, verbose=False)
+    assert (path / "model.safetensors").stat().st_mtime == stamp
+    other = models.tiny_model_dir(models.TinySettings(**{**SMALL.__dict__, "steps": SMALL.steps + 1}))
+    assert other != path
+
+
+def test_pretraining_lowers_held_out_perplexity(small_lm, small_cache, monkeypatch):
+    monkeypatch.setenv(models.CACHE_ENV, str(small_cache))
+    report = models.tiny_build_report(SMALL)
+    assert report["held_out_ppl_after"] < 0.5 * report["held_out_ppl_before"]
+    assert report["parameters"] == sum(p.numel() for p in small_lm[0].parameters())
+
+
+def test_tokenizer_round_trips_clinical_text(small_lm):
+    _, tok = small_lm
+    text = "Pt w/ hx of HTN, DM2 and CAD s/p CABG; c/o SOB x3d. SpO2 88% on RA."
+    assert tok.decode(tok(text)["input_ids"]) == text
+    assert tok.eos_token == models.EOS and tok.pad_token == tok.eos_token
+
+
+def test_phi2_on_meta_matches_config_without_download():
+    config = models.phi2_config()
+    model = models.phi2_on_meta()
+    h, f, v, n = config.hidden_size, config.intermediate_size, config.vocab_size, config.num_hidden_layers
+    per_layer = 4 * (h * h + h) + (h * f + f) + (f * h + h) + 2 * h  # q,k,v,dense + fc1 + fc2 + layernorm
+    expected = v * h + n * per_layer + 2 * h + (h * v + v)  # embeddings, layers, final norm, lm_head
+    assert sum(p.numel() for p in model.parameters()) == expected
+    assert next(model.parameters()).device == torch.device("meta")
+    for module in models.PHI2_TARGET_MODULES:
+        assert sum(name.endswith(f".{module}") for name, _ in model.named_modules()) == n
+
+
+def test_nf4_config_is_4bit_nf4_with_double_quant():
+    cfg = models.nf4_config(torch.float16)
+    assert cfg.load_in_4bit and cfg.bnb_4bit_quant_type == "nf4" and cfg.bnb_4bit_use_double_quant
+    assert cfg.bnb_4bit_compute_dtype == torch.float16
+
+
+def test_phi2_loader_without_gpu_is_one_sentence():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(WorkbookError, match="needs a CUDA GPU"):
+        models.load_phi2()
+    with pytest.raises(WorkbookError, match="'none' or 'nf4'"):
+        models.load_phi2(quantization="int3")
