@@ -24,7 +24,7 @@ def loss_curve(losses: list[float], title: str = "training loss", smooth: int = 
     fig, ax = plt.subplots(figsize=(7, 3.5))
     series = pd.Series(losses, index=range(1, len(losses) + 1))
     ax.plot(series, alpha=0.35, label="per step")
-    ax.plot(series.rolling(smooth, min_periods=1).mean(), label=f"moving average ({smooth} steps)")
+    ax.plot(series.rolling(smooth, min_periods=1, center=True).mean(), label=f"moving average ({smooth} steps)")
     ax.set_xlabel("step")
     ax.set_ylabel("cross-entropy (nats per token)")
     ax.set_title(title)
@@ -33,9 +33,11 @@ def loss_curve(losses: list[float], title: str = "training loss", smooth: int = 
     return fig
 
 
-def compare_bars(values: dict[str, float], ylabel: str, title: str):
-    """A small bar chart of named values (e.g. token counts, perplexities)."""
-    fig, ax = plt.subplots(figsize=(6, 3))
+def compare_bars(values: dict[str, float], ylabel: str, title: str, log: bool = False):
+    """A small bar chart of named values (e.g. token counts, perplexities), optionally on a log axis."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    if log:
+        ax.set_yscale("log")
     bars = ax.bar(list(values), list(values.values()), color=["#4c72b0", "#dd8452", "#55a868", "#c44e52"][: len(values)])
     ax.bar_label(bars, fmt="%.4g")
     ax.set_ylabel(ylabel)
