@@ -66,7 +66,8 @@ def ensure_env() -> str:
         say(f"creating the virtual environment {VENV}")
         venv.create(VENV, with_pip=True)
     stamp = VENV / ".workbook-installed"
-    wanted = hashlib.sha256(b"".join((ROOT / f).read_bytes() for f in ("requirements.txt", "pyproject.toml"))).hexdigest()
+    inputs = b"".join((ROOT / name).read_bytes() for name in ("requirements.txt", "pyproject.toml"))
+    wanted = hashlib.sha256(inputs).hexdigest()
     if stamp.exists() and stamp.read_text() == wanted:
         return venv_python()
     install_torch()
@@ -82,7 +83,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("run", "test", "setup"):
         print(__doc__)
         return 2
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script must explain itself on an old Python
         sys.exit(f"Python 3.11 or newer is needed (this is {sys.version.split()[0]}): run it with python3.11 or newer.")
     python = ensure_env()
     command, extra = argv[0], argv[1:]

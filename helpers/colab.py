@@ -16,8 +16,10 @@ SETUP_TAG = "setup"
 SETUP_CELL = f'''# Setup. On Colab only: fetch the workbook and install its pinned requirements (once per runtime).
 import importlib.util, subprocess, sys
 if "google.colab" in sys.modules and importlib.util.find_spec("helpers") is None:
-    subprocess.run(["git", "clone", "-q", "--depth", "1", "-b", "{BRANCH}", "{REPO_URL}", "/content/workbook"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", "/content/workbook/requirements.txt"], check=True)
+    subprocess.run(["git", "clone", "-q", "--depth", "1", "-b", "{BRANCH}", "{REPO_URL}", "/content/workbook"],
+                   check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", "/content/workbook/requirements.txt"],
+                   check=True)
     sys.path.insert(0, "/content/workbook")
 import helpers
 rt = helpers.preflight(TRACK, seed=SEED)  # prints which track, device and precision, and why'''

@@ -38,7 +38,8 @@ def compare_bars(values: dict[str, float], ylabel: str, title: str, log: bool = 
     fig, ax = plt.subplots(figsize=(7, 3.5))
     if log:
         ax.set_yscale("log")
-    bars = ax.bar(list(values), list(values.values()), color=["#4c72b0", "#dd8452", "#55a868", "#c44e52"][: len(values)])
+    colours = ["#4c72b0", "#dd8452", "#55a868", "#c44e52"][: len(values)]
+    bars = ax.bar(list(values), list(values.values()), color=colours)
     ax.bar_label(bars, fmt="%.4g")
     ax.set_ylabel(ylabel)
     ax.set_title(title)

@@ -157,8 +157,8 @@ def banner(rt: Runtime) -> str:
     if rt.device == "cuda":
         hw = f"GPU {rt.gpu_name}, compute capability {rt.capability[0]}.{rt.capability[1]}"
         mem = f"GPU memory {rt.free_gib:.1f} GiB free of {rt.total_gib:.1f} GiB"
-        why = "fp16 because compute capability < 8.0" if rt.precision == "fp16" else "bf16 because compute capability >= 8.0"
-        model = "microsoft/phi-2 (Hub) for the tour; the tiny Phi for train-your-own"
+        why = f"{rt.precision} because compute capability is {'below' if rt.precision == 'fp16' else 'at least'} 8.0"
+        model = "microsoft/phi-2 (Hugging Face Hub)"
         data = "starmpcc/Asclepius-Synthetic-Clinical-Notes (Hub)"
     else:
         hw = f"CPU, {os.cpu_count()} cores, torch {torch.__version__}"

@@ -213,9 +213,9 @@ def _procedures(rng: random.Random, p: dict) -> list[tuple]:
     last, late = max(1, min(4, p["los"])), p["vent_day"] + 7 + rng.randint(0, 2)
     early = sorted(rng.randint(1, last) for _ in items)  # items keep their clinical order
     days = [late + (it[0] == ("43.11",)) if it[0] in (("31.1",), ("43.11",)) and p["mv_days"] >= 10
-            else day for it, day in zip(items, early)]
+            else day for it, day in zip(items, early, strict=True)]
     done = sorted(((codes, *(_fmt(t, p) for t in text), day)
-                   for (codes, *text), day in zip(items, days)), key=lambda it: it[-1])
+                   for (codes, *text), day in zip(items, days, strict=True)), key=lambda it: it[-1])
     vent = ["96.04", "96.72" if p["mv_days"] >= 4 else "96.71"] if p["vented"] else []
     p["proc_codes"] = vent + [c for it in done for c in it[0]]
     return done
@@ -322,7 +322,7 @@ def _block(header: str, body: str) -> str:
 
 def _qa_candidates(p: dict, secs: list[tuple[str, str, str]]) -> list[tuple[str, dict]]:
     """Return every (QA_TEMPLATES key, fields) pair the note grounds, across all eight tasks."""
-    f, dx, (drug, ind, n) = p["f"], _fmt(p["sc"]["dx"], p), p["tx"][0]
+    f, dx, (drug, _, n) = p["f"], _fmt(p["sc"]["dx"], p), p["tx"][0]
     start, end, los, mv = (p["admit"].isoformat(), p["end"].isoformat(), _days(p["los"]),
                            _days(p["mv_days"]))
     procs = [dict(phrase=ph, Phrase=_cap(ph), reason=why, result=res, day=day)

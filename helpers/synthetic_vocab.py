@@ -8,7 +8,6 @@ its antecedent. Strings that go into the admission view must avoid BANNED_ADMISS
 
 from __future__ import annotations
 
-
 DIAGNOSIS_NAMES: dict[str, str] = {
     "401.9": "Unspecified essential hypertension",
     "250.00": "Type II diabetes mellitus without mention of complication",

@@ -99,7 +99,7 @@ def test_admission_view_has_no_banned_terms(notes):
 
 
 def test_admission_view_is_contained_section_by_section(notes):
-    for note, view in zip(notes["note"], notes["admission_note"]):
+    for note, view in zip(notes["note"], notes["admission_note"], strict=True):
         blocks = view.split("\n\n")
         assert len(blocks) == 5 and all(block in note for block in blocks)
 
