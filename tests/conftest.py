@@ -22,11 +22,10 @@ def small_lm(small_cache):
     """A small tiny-Phi (model, tokenizer) built once per test session in the temporary cache."""
     from helpers import models
 
-    mp = pytest.MonkeyPatch()
-    mp.setenv(models.CACHE_ENV, str(small_cache))
-    model, tokenizer = models.load_tiny_lm(SMALL, verbose=False)
-    yield model, models.ensure_pad_token(tokenizer)
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:  # only while building: later tests see the real cache
+        mp.setenv(models.CACHE_ENV, str(small_cache))
+        model, tokenizer = models.load_tiny_lm(SMALL, verbose=False)
+    return model, models.ensure_pad_token(tokenizer)
 
 
 @pytest.fixture
