@@ -12,12 +12,36 @@ import math
 import pandas as pd
 import torch
 
+from .runtime import WorkbookError
+
+
+def _check_settings(model, blocks: torch.Tensor, steps: int, batch_size: int, lr: float) -> None:
+    """One clear sentence for settings a learner can get wrong in the parameters cell."""
+    limit = model.config.max_position_embeddings
+    if blocks.shape[1] > limit:
+        raise WorkbookError(f"BLOCK_SIZE={blocks.shape[1]} is longer than the model's {limit} positions: "
+                            f"set BLOCK_SIZE to {limit} or less.")
+    if steps < 1 or batch_size < 1:
+        raise WorkbookError(f"TRAIN_STEPS={steps} and BATCH_SIZE={batch_size} must both be at least 1.")
+    if not 0 < lr < 1:
+        raise WorkbookError(f"LEARNING_RATE={lr} is outside (0, 1): values around 1e-4 to 3e-3 are typical.")
+
+
+def _prompt_ids(tokenizer, prompt: str, device) -> torch.Tensor:
+    """Token ids of ``prompt`` as a batch of one, or one sentence if the prompt is empty."""
+    ids = tokenizer(prompt, return_tensors="pt").input_ids.to(device)
+    if ids.shape[1] == 0:
+        raise WorkbookError("PROMPT is empty: type at least a word for the model to continue.")
+    return ids
+
 
 def pack_blocks(texts: list[str], tokenizer, block_size: int) -> torch.Tensor:
     """Tokenize ``texts``, join them with EOS and cut the stream into rows of ``block_size`` tokens."""
     stream: list[int] = []
     for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]:
         stream.extend(ids + [tokenizer.eos_token_id])
+    if block_size < 2:
+        raise WorkbookError(f"BLOCK_SIZE={block_size} must be at least 2 tokens (one to read, one to predict).")
     n_blocks = len(stream) // block_size
     if n_blocks == 0:
         raise ValueError(f"{len(stream)} tokens are fewer than one block of {block_size}: use more text.")
@@ -35,6 +59,7 @@ def warmup_cosine(step: int, total: int, warmup: int) -> float:
 def train_lm(model, blocks: torch.Tensor, steps: int, batch_size: int = 16, lr: float = 3e-3,
              warmup: int = 10, seed: int = 0, log_every: int = 20) -> list[float]:
     """Train ``model`` on next-token prediction over random batches of ``blocks``; return the losses."""
+    _check_settings(model, blocks, steps, batch_size, lr)
     rng = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, steps, warmup))
@@ -72,7 +97,7 @@ def perplexity(model, blocks: torch.Tensor, batch_size: int = 16) -> float:
 @torch.no_grad()
 def next_token_table(model, tokenizer, prompt: str, k: int = 10) -> pd.DataFrame:
     """The ``k`` most likely next tokens after ``prompt`` with their probabilities."""
-    ids = tokenizer(prompt, return_tensors="pt").input_ids.to(model.device)
+    ids = _prompt_ids(tokenizer, prompt, model.device)
     logits = model(input_ids=ids).logits[0, -1].float()
     probs = torch.softmax(logits, dim=-1)
     top = torch.topk(probs, k)
@@ -87,6 +112,7 @@ def next_token_table(model, tokenizer, prompt: str, k: int = 10) -> pd.DataFrame
 def generate(model, tokenizer, prompt: str, max_new_tokens: int = 40, seed: int = 0, **sampling) -> str:
     """Continue ``prompt``; ``sampling`` goes to ``model.generate`` (do_sample, temperature, top_p...)."""
     torch.manual_seed(seed)
-    inputs = tokenizer(prompt, return_tensors="pt").to(model.device)
-    out = model.generate(**inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.eos_token_id, **sampling)
-    return tokenizer.decode(out[0, inputs.input_ids.shape[1]:], skip_special_tokens=True)
+    ids = _prompt_ids(tokenizer, prompt, model.device)
+    out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
+                         pad_token_id=tokenizer.eos_token_id, **sampling)
+    return tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)

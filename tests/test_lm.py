@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from helpers import lm
+from helpers.runtime import WorkbookError
 
 
 def test_pack_blocks_joins_documents_with_eos(small_lm):
@@ -75,3 +76,31 @@ def test_greedy_generation_is_deterministic(small_lm):
     assert first == lm.generate(model, tok, "Chief Complaint:", max_new_tokens=8, do_sample=False)
     sampled = [lm.generate(model, tok, "Chief Complaint:", max_new_tokens=8, do_sample=True, seed=s) for s in (1, 1)]
     assert sampled[0] == sampled[1]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(steps=0), "TRAIN_STEPS=0"), (dict(batch_size=0), "BATCH_SIZE=0"), (dict(lr=5.0), "LEARNING_RATE=5.0"),
+])
+def test_bad_training_settings_are_one_sentence(small_lm, kwargs, message):
+    model, tok = small_lm
+    blocks = lm.pack_blocks(["Pt admitted with SOB and CP."] * 30, tok, block_size=16)
+    with pytest.raises(WorkbookError, match=message):
+        lm.train_lm(model, blocks, **{"steps": 5, **kwargs})
+
+
+def test_blocks_longer_than_the_model_are_one_sentence(small_lm):
+    model, tok = small_lm
+    too_long = model.config.max_position_embeddings + 1
+    blocks = lm.pack_blocks(["Pt admitted with SOB and CP."] * 400, tok, block_size=too_long)
+    with pytest.raises(WorkbookError, match=f"BLOCK_SIZE={too_long} is longer"):
+        lm.train_lm(model, blocks, steps=1)
+    with pytest.raises(WorkbookError, match="at least 2 tokens"):
+        lm.pack_blocks(["Pt admitted."], tok, block_size=1)
+
+
+def test_empty_prompt_is_one_sentence(small_lm):
+    model, tok = small_lm
+    with pytest.raises(WorkbookError, match="PROMPT is empty"):
+        lm.next_token_table(model, tok, "")
+    with pytest.raises(WorkbookError, match="PROMPT is empty"):
+        lm.generate(model, tok, "")
