@@ -1,0 +1,194 @@
+"""GPU memory math for running and fine-tuning a causal LM (introduced in notebook 02; used by 03-04).
+
+This module holds the *static* part of the bill: everything whose size does not depend on the batch,
+computed from parameter counts of the model built on the meta device (no weights are downloaded):
+
+* weights: linear layers inside the decoder in the chosen precision, with bitsandbytes' NF4/int8
+  quantization constants counted exactly; everything else (embeddings, norms, biases, ``lm_head``,
+  which bitsandbytes leaves unquantized) in the compute precision;
+* LoRA parameters (peft keeps adapters in fp32 even on an fp16/bf16 base);
+* gradients and optimizer states of whatever is trainable (AdamW 32-bit, bitsandbytes 8-bit, paged).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .runtime import WorkbookError
+
+GIB = 2**30
+BYTES = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0, "nf4": 0.5}
+FLOAT_PRECISIONS = ("fp32", "fp16", "bf16")
+METHODS = ("inference", "full", "lora", "qlora")
+OPTIMIZERS = ("adamw", "paged_adamw_32bit", "adamw_8bit", "paged_adamw_8bit")
+NF4_BLOCK = 64  # bitsandbytes' default 4-bit block size: one absmax per 64 weights
+NESTED_BLOCK = 256  # double quantization: one fp32 absmax per 256 (8-bit) absmax values
+OPT8_BLOCK = 256  # 8-bit optimizer states: one fp32 absmax per 256 values
+OPT8_MIN_SIZE = 4096  # bitsandbytes keeps tensors smaller than this in 32-bit optimizer states
+LORA_BYTES = 4  # peft upcasts adapter weights to fp32 (autocast_adapter_dtype=True)
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What we want to do with the model; one clear error for each impossible combination."""
+
+    method: str = "lora"  # inference | full | lora | qlora
+    weights: str = "fp16"  # storage of the base model's linear weights: fp32 | fp16 | bf16 | int8 | nf4
+    compute: str = "fp16"  # precision of everything else and of the activations: fp32 | fp16 | bf16
+    double_quant: bool = True  # NF4 only: quantize the quantization constants too
+    optimizer: str = "adamw"
+    lora_rank: int = 16
+    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "dense", "fc1", "fc2")
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise WorkbookError(f"method={self.method!r} is unknown: use one of {', '.join(METHODS)}.")
+        if self.weights not in BYTES:
+            raise WorkbookError(f"weights={self.weights!r} is unknown: use one of {', '.join(BYTES)}.")
+        if self.compute not in FLOAT_PRECISIONS:
+            raise WorkbookError(f"compute={self.compute!r} must be a float precision: fp32, fp16 or bf16.")
+        if self.optimizer not in OPTIMIZERS:
+            raise WorkbookError(f"optimizer={self.optimizer!r} is unknown: use one of {', '.join(OPTIMIZERS)}.")
+        if self.method in ("lora", "qlora") and (self.lora_rank < 1 or not self.target_modules):
+            raise WorkbookError(f"lora_rank={self.lora_rank} must be at least 1 and target_modules non-empty.")
+        quantized = self.weights in ("int8", "nf4")
+        if self.method == "qlora" and not quantized:
+            raise WorkbookError(f"QLoRA trains on a quantized base: set weights='nf4' (or 'int8'), "
+                                f"not {self.weights!r}.")
+        if self.method in ("full", "lora") and quantized:
+            hint = "use method='qlora'" if self.method == "lora" else "a quantized model cannot be fully fine-tuned"
+            raise WorkbookError(f"method={self.method!r} needs float weights (fp32, fp16 or bf16): {hint}.")
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Parameter shapes of a model, read off the meta device."""
+
+    linears: tuple[tuple[str, int, int], ...]  # (name, in_features, out_features) of quantizable linears
+    other: tuple[int, ...]  # sizes of every other parameter tensor (embeddings, norms, biases, lm_head)
+    buffer_bytes: int = 0  # buffers such as rotary inv_freq, kept in their own dtype
+
+    @property
+    def total(self) -> int:
+        """All parameters."""
+        return sum(i * o for _, i, o in self.linears) + sum(self.other)
+
+
+def inventory(model_or_config) -> Inventory:
+    """Split a model's parameters into quantizable linear weights and the rest (no weights are loaded)."""
+    model = model_or_config
+    if not isinstance(model, torch.nn.Module):
+        from transformers import AutoModelForCausalLM
+
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(model_or_config)
+    output = model.get_output_embeddings()
+    linears, quantized = [], set()
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear) and module is not output:
+            linears.append((name, module.in_features, module.out_features))
+            quantized.add(id(module.weight))
+    other = tuple(p.numel() for p in model.parameters() if id(p) not in quantized)
+    buffers = sum(b.numel() * b.element_size() for b in model.buffers())
+    return Inventory(tuple(linears), other, buffers)
+
+
+def nf4_bytes(numel: int, double_quant: bool = True) -> int:
+    """Bytes bitsandbytes stores for one NF4 weight: packed 4-bit values plus quantization constants."""
+    blocks = math.ceil(numel / NF4_BLOCK)
+    code = 16 * 4  # the 16 NF4 levels, fp32
+    if not double_quant:
+        return math.ceil(numel / 2) + blocks * 4 + code
+    nested = math.ceil(blocks / NESTED_BLOCK) * 4 + 256 * 4 + 4  # fp32 absmax per 256, 8-bit code, offset
+    return math.ceil(numel / 2) + blocks + nested + code
+
+
+def linear_weight_bytes(in_features: int, out_features: int, precision: str, double_quant: bool = True) -> int:
+    """Bytes of one linear layer's weight matrix stored in ``precision`` (quantization constants included)."""
+    numel = in_features * out_features
+    if precision == "nf4":
+        return nf4_bytes(numel, double_quant)
+    if precision == "int8":
+        return numel + out_features * 4  # LLM.int8: int8 weights plus one fp32 scale per output row
+    return int(numel * BYTES[precision])
+
+
+def lora_shapes(inv: Inventory, rank: int, targets) -> list[int]:
+    """Sizes of the LoRA A and B matrices peft adds for ``targets`` (matched like peft: by name suffix)."""
+    sizes = []
+    for name, i, o in inv.linears:
+        if any(name == t or name.endswith(f".{t}") for t in targets):
+            sizes += [rank * i, o * rank]
+    return sizes
+
+
+def optimizer_bytes(sizes: list[int], param_bytes: float, optimizer: str) -> int:
+    """AdamW's two states per trainable tensor: same dtype as the parameter, or 8-bit blockwise."""
+    if optimizer in ("adamw", "paged_adamw_32bit"):
+        return int(2 * sum(sizes) * param_bytes)
+    total = 0
+    for n in sizes:  # bitsandbytes: 8-bit states with a fp32 absmax per block, small tensors stay 32-bit
+        total += 2 * (n + math.ceil(n / OPT8_BLOCK) * 4) if n >= OPT8_MIN_SIZE else 2 * n * 4
+    return total
+
+
+def static_bytes(model_or_config, setup: Setup) -> dict[str, int]:
+    """Bytes per static component: weights (linear and other), LoRA parameters, gradients, optimizer states."""
+    inv = inventory(model_or_config)
+    compute = BYTES[setup.compute]
+    parts = {
+        "linear weights": sum(linear_weight_bytes(i, o, setup.weights, setup.double_quant) for _, i, o in inv.linears),
+        "other weights": int(sum(inv.other) * (BYTES[setup.weights] if setup.method == "full" else compute))
+        + inv.buffer_bytes,
+        "LoRA parameters": 0, "gradients": 0, "optimizer states": 0,
+    }
+    if setup.method == "full":
+        sizes = [i * o for _, i, o in inv.linears] + list(inv.other)
+        param_bytes = BYTES[setup.weights]
+    elif setup.method in ("lora", "qlora"):
+        sizes, param_bytes = lora_shapes(inv, setup.lora_rank, setup.target_modules), LORA_BYTES
+        if not sizes:
+            raise WorkbookError(f"No linear layer matches target_modules={list(setup.target_modules)}: "
+                                "check the module names (phi-2 uses q_proj, k_proj, v_proj, dense, fc1, fc2).")
+        parts["LoRA parameters"] = int(sum(sizes) * param_bytes)
+    else:
+        return parts
+    parts["gradients"] = int(sum(sizes) * param_bytes)
+    parts["optimizer states"] = optimizer_bytes(sizes, param_bytes, setup.optimizer)
+    return parts
+
+
+def trainable_parameters(model_or_config, setup: Setup) -> int:
+    """How many parameters ``setup`` trains (all for full fine-tuning, the adapters for (Q)LoRA)."""
+    inv = inventory(model_or_config)
+    if setup.method == "full":
+        return inv.total
+    return sum(lora_shapes(inv, setup.lora_rank, setup.target_modules)) if setup.method != "inference" else 0
+
+
+def measured_bytes(model: torch.nn.Module) -> int:
+    """Bytes of every parameter, buffer and bitsandbytes quantization state a loaded model holds.
+
+    ``model.get_memory_footprint()`` counts parameters and buffers only, so it misses the NF4 absmax
+    constants that bitsandbytes keeps in each weight's ``quant_state``.
+    """
+    seen, total = set(), 0
+
+    def add(t):
+        nonlocal total
+        if torch.is_tensor(t) and t.data_ptr() not in seen:
+            seen.add(t.data_ptr())
+            total += t.numel() * t.element_size()
+
+    for t in [*model.parameters(), *model.buffers()]:
+        add(t)
+        state = getattr(t, "quant_state", None)
+        for part in (state, getattr(state, "state2", None)):
+            if part is not None:
+                for field in ("absmax", "code", "offset"):
+                    add(getattr(part, field, None))
+        add(getattr(t, "SCB", None))
+    return total

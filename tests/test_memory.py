@@ -1,0 +1,125 @@
+"""The static memory estimator against independent references: config arithmetic, peft's trainable
+count, bitsandbytes' real quantized tensors, and torch's real optimizer states."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from helpers import memory
+from helpers.memory import Setup
+from helpers.models import PHI2_TARGET_MODULES, phi2_config, phi2_on_meta
+from helpers.runtime import WorkbookError
+
+
+@pytest.fixture(scope="module")
+def phi2():
+    return phi2_on_meta()
+
+
+def test_inventory_matches_phi2_config_arithmetic(phi2):
+    c = phi2_config()
+    h, f, n = c.hidden_size, c.intermediate_size, c.num_hidden_layers
+    inv = memory.inventory(phi2)
+    assert sum(i * o for _, i, o in inv.linears) == n * (4 * h * h + 2 * h * f)  # q,k,v,dense,fc1,fc2 weights
+    assert inv.total == sum(p.numel() for p in phi2.parameters()) == 2_779_683_840
+    assert memory.inventory(c).total == inv.total  # from the config alone, built on meta
+
+
+@pytest.mark.parametrize("rank, targets", [(16, PHI2_TARGET_MODULES), (8, ("q_proj", "v_proj")), (4, ("fc2",))])
+def test_lora_count_equals_peft(phi2, rank, targets):
+    from peft import LoraConfig, get_peft_model
+
+    peft_model = get_peft_model(copy.deepcopy(phi2), LoraConfig(r=rank, target_modules=list(targets)))
+    trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
+    assert memory.trainable_parameters(phi2, Setup(lora_rank=rank, target_modules=targets)) == trainable
+
+
+def test_stale_module_name_is_one_sentence(phi2):
+    with pytest.raises(WorkbookError, match="No linear layer matches target_modules=\\['Wqkv'\\]"):
+        memory.static_bytes(phi2, Setup(target_modules=("Wqkv",)))
+
+
+@pytest.mark.parametrize("double_quant", [True, False])
+def test_nf4_bytes_match_bitsandbytes_on_a_phi2_layer(double_quant):
+    import bitsandbytes.functional as F
+
+    weight = torch.randn(10240, 2560, dtype=torch.float16)  # phi-2's fc1
+    packed, state = F.quantize_4bit(weight, blocksize=64, quant_type="nf4", compress_statistics=double_quant)
+    tensors = [packed, state.absmax, state.code] + ([state.state2.absmax, state.state2.code, state.offset]
+                                                    if double_quant else [])
+    real = sum(t.numel() * t.element_size() for t in tensors)
+    assert memory.nf4_bytes(weight.numel(), double_quant) == real
+
+
+def test_tiny_model_fp32_static_bytes_are_exact(small_lm):
+    model, _ = small_lm
+    parts = memory.static_bytes(model, Setup(method="inference", weights="fp32", compute="fp32"))
+    assert parts["linear weights"] + parts["other weights"] == memory.measured_bytes(model)
+
+
+def test_tiny_model_nf4_within_one_percent_and_footprint_undercounts(small_lm, tmp_path):
+    from transformers import PhiForCausalLM
+
+    from helpers.models import nf4_config
+
+    small_lm[0].save_pretrained(tmp_path)
+    model = PhiForCausalLM.from_pretrained(tmp_path, quantization_config=nf4_config(torch.float32), device_map="cpu")
+    parts = memory.static_bytes(model, Setup(method="inference", weights="nf4", compute="fp32"))
+    estimate, measured = parts["linear weights"] + parts["other weights"], memory.measured_bytes(model)
+    assert abs(estimate - measured) / measured < 0.01
+    assert model.get_memory_footprint() < measured  # it misses the quantization constants
+
+
+def test_adamw_state_bytes_match_torch(small_lm):
+    from peft import LoraConfig, get_peft_model
+
+    model = get_peft_model(copy.deepcopy(small_lm[0]), LoraConfig(r=4, target_modules=list(PHI2_TARGET_MODULES)))
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params)
+    ids = torch.randint(100, (2, 16))
+    model(input_ids=ids, labels=ids).loss.backward()
+    optimizer.step()
+    real = sum(t.numel() * t.element_size() for s in optimizer.state.values() for k, t in s.items() if k != "step")
+    setup = Setup(method="lora", weights="fp32", compute="fp32", lora_rank=4)
+    parts = memory.static_bytes(small_lm[0], setup)
+    assert parts["optimizer states"] == real
+    assert parts["gradients"] == parts["LoRA parameters"] == sum(p.numel() * p.element_size() for p in params)
+
+
+def test_precision_order_for_phi2_weights(phi2):
+    size = {p: memory.static_bytes(phi2, Setup(method="inference", weights=p))["linear weights"]
+            for p in ("nf4", "int8", "fp16", "fp32")}
+    assert size["nf4"] < size["int8"] < size["fp16"] < size["fp32"]
+    single = memory.static_bytes(phi2, Setup(method="inference", weights="nf4", double_quant=False))
+    assert size["nf4"] < single["linear weights"]
+
+
+def test_8bit_optimizer_is_about_a_quarter_of_32bit(phi2):
+    full32 = memory.static_bytes(phi2, Setup(method="lora", optimizer="adamw"))["optimizer states"]
+    full8 = memory.static_bytes(phi2, Setup(method="lora", optimizer="paged_adamw_8bit"))["optimizer states"]
+    assert 0.24 < full8 / full32 < 0.27
+
+
+def test_full_fine_tuning_of_phi2_cannot_fit_a_t4(phi2):
+    parts = memory.static_bytes(phi2, Setup(method="full", weights="fp32", compute="fp16"))
+    buffers = memory.inventory(phi2).buffer_bytes
+    assert sum(parts.values()) - buffers == 16 * phi2.num_parameters()  # 4 + 4 + 8 bytes per parameter
+    assert sum(parts.values()) > 16 * memory.GIB
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(weights="int3"), "weights='int3' is unknown"),
+    (dict(method="dpo"), "method='dpo' is unknown"),
+    (dict(compute="nf4"), "must be a float precision"),
+    (dict(optimizer="sgd"), "optimizer='sgd' is unknown"),
+    (dict(lora_rank=0), "lora_rank=0 must be at least 1"),
+    (dict(method="qlora", weights="fp16"), "QLoRA trains on a quantized base"),
+    (dict(method="lora", weights="nf4"), "use method='qlora'"),
+    (dict(method="full", weights="int8"), "cannot be fully fine-tuned"),
+])
+def test_bad_setups_are_one_sentence(kwargs, message):
+    with pytest.raises(WorkbookError, match=message):
+        Setup(**kwargs)
