@@ -123,3 +123,60 @@ def test_full_fine_tuning_of_phi2_cannot_fit_a_t4(phi2):
 def test_bad_setups_are_one_sentence(kwargs, message):
     with pytest.raises(WorkbookError, match=message):
         Setup(**kwargs)
+
+
+def _phi2_layers(n_layers: int, dtype):
+    from transformers import PhiForCausalLM
+
+    config = phi2_config()
+    config.num_hidden_layers = n_layers
+    config.vocab_size = 4096  # phi-2's layers, a smaller vocabulary: same per-layer tensors, faster test
+    torch.manual_seed(0)
+    return PhiForCausalLM(config).to(dtype)
+
+
+@pytest.mark.parametrize("compute, method, dropout", [
+    ("fp32", "full", 0.0), ("fp32", "lora", 0.0), ("bf16", "full", 0.0), ("bf16", "lora", 0.0), ("bf16", "lora", 0.05),
+])
+def test_activation_formula_matches_saved_tensors_on_phi2_layers(compute, method, dropout):
+    """Two phi-2-shaped decoder layers on CPU: the formula against what autograd really keeps."""
+    from peft import LoraConfig, get_peft_model
+
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[compute]
+    model = _phi2_layers(2, dtype)
+    setup = Setup(method=method, weights=compute, compute=compute)
+    if method == "lora":
+        model = get_peft_model(model, LoraConfig(r=16, lora_dropout=dropout, target_modules=list(PHI2_TARGET_MODULES)))
+    batch = memory.Batch(batch_size=1, seq_len=128, lora_dropout=dropout, device="cpu")
+    ids = torch.randint(1000, (batch.batch_size, batch.seq_len))
+    measured = memory.saved_for_backward(model, ids)
+    config = model.config
+    logits_saved = batch.batch_size * batch.seq_len * config.vocab_size * 4  # fp32 logits kept for the loss
+    estimated = memory.activation_bytes(config, setup, batch) + logits_saved
+    assert abs(estimated - measured) / measured < 0.10, (estimated, measured)
+
+
+def test_checkpointing_lowers_activations_and_more_tokens_never_cost_less(phi2):
+    config, setup = phi2.config, Setup(method="qlora", weights="nf4")
+    plain = memory.activation_bytes(config, setup, memory.Batch(seq_len=512))
+    ckpt = memory.activation_bytes(config, setup, memory.Batch(seq_len=512, grad_checkpointing=True))
+    assert ckpt < plain / 5
+    for b in (1, 2, 4):
+        row = [memory.estimate(phi2, setup, memory.Batch(batch_size=b, seq_len=s)).total for s in (256, 512, 1024)]
+        assert row == sorted(row)
+    for s in (256, 512, 1024):
+        col = [memory.estimate(phi2, setup, memory.Batch(batch_size=b, seq_len=s)).total for b in (1, 2, 4)]
+        assert col == sorted(col)
+
+
+def test_kv_cache_formula_for_phi2(phi2):
+    c = phi2.config
+    est = memory.estimate(phi2, Setup(method="inference"), memory.Batch(seq_len=100, new_tokens=28))
+    assert est.parts["KV cache"] == 2 * c.num_hidden_layers * 128 * c.hidden_size * 2  # K and V, fp16
+
+
+def test_bad_batch_is_one_sentence():
+    with pytest.raises(WorkbookError, match="batch_size=0"):
+        memory.Batch(batch_size=0)
+    with pytest.raises(WorkbookError, match="attention='flash'"):
+        memory.Batch(attention="flash")
