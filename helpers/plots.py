@@ -54,3 +54,38 @@ def show_source(obj) -> None:
     from IPython.display import Code, display
 
     display(Code(inspect.getsource(obj), language="python"))
+
+
+def stacked_components(table: pd.DataFrame, gpu_gib: float, title: str, gpu_name: str = "T4"):
+    """One stacked bar per setup (rows) of memory components (columns, GiB), with the GPU's size as a line."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    bottom = pd.Series(0.0, index=table.index)
+    for column in table.columns:
+        if table[column].sum() > 0:
+            ax.bar(table.index, table[column], bottom=bottom, label=column)
+            bottom += table[column]
+    ax.axhline(gpu_gib, color="black", linestyle="--", label=f"{gpu_name}: {gpu_gib:g} GiB")
+    for x, total in enumerate(bottom):
+        ax.text(x, total, f"{total:.1f}", ha="center", va="bottom", fontsize=9)
+    ax.set_ylabel("GiB")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def peak_lines(curves: dict[str, pd.Series], gpu_gib: float, xlabel: str, title: str):
+    """Estimated peak memory (GiB) against one setting, one line per configuration, with the GPU line."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, series in curves.items():
+        ax.plot(series.index, series.values, marker="o", label=label)
+    ax.axhline(gpu_gib, color="black", linestyle="--", label=f"GPU: {gpu_gib:g} GiB")
+    ax.set_xscale("log", base=2)
+    ticks = list(next(iter(curves.values())).index)
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("estimated peak (GiB)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
