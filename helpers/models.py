@@ -160,8 +160,11 @@ def build_tiny_lm(settings: TinySettings = TINY, out_dir: Path | None = None) ->
     return out_dir
 
 
-def load_tiny_lm(settings: TinySettings = TINY, verbose: bool = True):
-    """The cached tiny (model, tokenizer), building it first if this machine has none yet."""
+def load_tiny_lm(settings: TinySettings = TINY, verbose: bool = True, quantization: str = "none"):
+    """The cached tiny (model, tokenizer), building it first if this machine has none yet.
+
+    ``quantization="nf4"`` loads it 4-bit with bitsandbytes (which quantizes on the CPU too).
+    """
     from transformers import AutoTokenizer, PhiForCausalLM
 
     path = tiny_model_dir(settings)
@@ -174,8 +177,9 @@ def load_tiny_lm(settings: TinySettings = TINY, verbose: bool = True):
         print(f"Tiny Phi: {report['parameters']:,} parameters, held-out perplexity "
               f"{report['held_out_ppl_before']:.1f} untrained -> {report['held_out_ppl_after']:.2f} pretrained "
               f"(cached in {path})")
+    extra = {"quantization_config": nf4_config(torch.float32), "device_map": "cpu"} if quantization == "nf4" else {}
     with _no_progress_bars():
-        model = PhiForCausalLM.from_pretrained(path).eval()
+        model = PhiForCausalLM.from_pretrained(path, **extra).eval()
     return model, AutoTokenizer.from_pretrained(path)
 
 

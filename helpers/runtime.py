@@ -197,9 +197,20 @@ def _short_errors() -> None:
     shell.set_custom_exc((WorkbookError,), handler)
 
 
+def _quiet_library_noise() -> None:
+    """Silence two messages that say nothing to a learner: a transformers deprecation notice raised inside
+    peft, and bitsandbytes' note that an optional hub-downloaded CPU kernel is not installed."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+
+
 def preflight(track: str = "auto", seed: int = 0) -> Runtime:
     """Pick the track, seed everything, print the banner and return the Runtime."""
     _short_errors()
+    _quiet_library_noise()
     rt = detect(track)
     seed_everything(seed)
     print(banner(rt))
