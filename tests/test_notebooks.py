@@ -45,6 +45,29 @@ def check_01_lm_basics(r: dict) -> None:
     assert len(set(r["samples"].values())) >= 3  # the decoding strategies really differ
 
 
+def check_02_gpu_memory_math(r: dict) -> None:
+    """phi-2's bill, checked against arithmetic done here from the config, not from the estimator."""
+    from helpers.models import phi2_config
+
+    c = phi2_config()
+    h, f, v, n = c.hidden_size, c.intermediate_size, c.vocab_size, c.num_hidden_layers
+    per_layer = 4 * (h * h + h) + (h * f + f) + (f * h + h) + 2 * h
+    params = v * h + n * per_layer + 2 * h + (h * v + v)
+    assert r["phi2_parameters"] == params
+    full_static = r["static_gib"]["full fine-tuning"] * 2**30
+    assert abs(full_static - 16 * params) / (16 * params) < 1e-4  # fp32 weights + fp32 grads + two fp32 moments
+    assert r["fits"] == {"inference fp16": True, "full fine-tuning": False, "LoRA fp16": True, "QLoRA NF4": True}
+    t = r["totals_gib"]
+    assert t["QLoRA NF4"] < t["LoRA fp16"] < r["gpu_gib"] < t["full fine-tuning"]
+    assert r["static_gib"]["QLoRA NF4"] < 0.4 * r["static_gib"]["LoRA fp16"]
+    assert all(abs(e) < 0.15 for e in r["activation_check_error"].values())
+    assert all(abs(e) < 0.01 for e in r["static_check_error"].values())
+    assert r["footprint_undercount_bytes"] > 0 and r["qlora_largest_batch_1024"] >= 1
+    minutes = r["minutes_on_t4"]
+    ratio = (4 + 2 * r["grad_checkpointing"]) / (6 + 2 * r["grad_checkpointing"])
+    assert minutes["LoRA fp16"] / minutes["full fine-tuning"] == pytest.approx(ratio)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_on_cpu_track(path, tmp_path):
     row = execute(path, tmp_path, track="cpu")
