@@ -60,14 +60,16 @@ def test_tiny_model_fp32_static_bytes_are_exact(small_lm):
     assert parts["linear weights"] + parts["other weights"] == memory.measured_bytes(model)
 
 
-def test_tiny_model_nf4_within_one_percent_and_footprint_undercounts(small_lm, tmp_path):
-    from transformers import PhiForCausalLM
+@pytest.mark.parametrize("precision", ["nf4", "int8"])
+def test_tiny_model_quantized_within_one_percent_and_footprint_undercounts(small_lm, tmp_path, precision):
+    from transformers import BitsAndBytesConfig, PhiForCausalLM
 
     from helpers.models import nf4_config
 
     small_lm[0].save_pretrained(tmp_path)
-    model = PhiForCausalLM.from_pretrained(tmp_path, quantization_config=nf4_config(torch.float32), device_map="cpu")
-    parts = memory.static_bytes(model, Setup(method="inference", weights="nf4", compute="fp32"))
+    quant = nf4_config(torch.float32) if precision == "nf4" else BitsAndBytesConfig(load_in_8bit=True)
+    model = PhiForCausalLM.from_pretrained(tmp_path, quantization_config=quant, device_map="cpu", dtype=torch.float32)
+    parts = memory.static_bytes(model, Setup(method="inference", weights=precision, compute="fp32"))
     estimate, measured = parts["linear weights"] + parts["other weights"], memory.measured_bytes(model)
     assert abs(estimate - measured) / measured < 0.01
     assert model.get_memory_footprint() < measured  # it misses the quantization constants
