@@ -46,10 +46,14 @@ def execute(notebook: Path, out_dir: Path, track: str = "cpu", timeout: int = 18
 
 
 def _scalars(metrics: dict) -> dict:
-    """The numeric and short text entries of a results file, for the index."""
-    skip = {"notebook", "recorded_at"}
-    return {k: v for k, v in metrics.items()
-            if k not in skip and (isinstance(v, (int, float)) or (isinstance(v, str) and len(v) < 40))}
+    """The numeric and short text entries of a results file (numeric dicts flattened once), for the index."""
+    skip, flat = {"notebook", "recorded_at"}, {}
+    for key, value in metrics.items():
+        if isinstance(value, dict) and value and all(isinstance(x, (int, float)) for x in value.values()):
+            flat.update({f"{key}[{sub}]": x for sub, x in value.items()})
+        elif key not in skip and (isinstance(value, (int, float)) or (isinstance(value, str) and len(value) < 40)):
+            flat[key] = value
+    return flat
 
 
 def _fmt(value) -> str:

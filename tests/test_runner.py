@@ -36,12 +36,12 @@ def test_execute_reports_a_failing_cell(tmp_path):
 
 def test_index_lists_status_runtime_metrics_and_links(tmp_path):
     rows = [{"notebook": "01_a", "status": "pass", "error": None, "seconds": 12.5, "executed": "01_a.ipynb",
-             "metrics": {"notebook": "01_a", "ppl_after": 3.14159, "samples": {"x": "y"}}},
+             "metrics": {"notebook": "01_a", "ppl_after": 3.14159, "samples": {"x": "y"}, "gib": {"LoRA": 7.5}}},
             {"notebook": "02_b", "status": "fail", "error": "KeyError: 'x'", "seconds": 1.0,
              "executed": "02_b.ipynb", "metrics": {}}]
     md, page = write_index(rows, tmp_path, "cpu")
     text = md.read_text()
-    assert "[01_a](01_a.ipynb) | pass | 12.5 | ppl_after = 3.142" in text
+    assert "[01_a](01_a.ipynb) | pass | 12.5 | ppl_after = 3.142; gib[LoRA] = 7.5" in text
     assert "fail (KeyError: 'x')" in text and "samples" not in text
     assert "href='01_a.ipynb'" in page.read_text()
     assert json.loads((tmp_path / "index.json").read_text())[1]["status"] == "fail"
