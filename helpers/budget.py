@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .memory import GIB, Batch, Setup, estimate
+from .memory import GIB, Batch, Setup, as_model, estimate
 
 T4_FP16_TFLOPS = 65.0  # NVIDIA's T4 datasheet: peak fp16 tensor-core throughput (TFLOP/s)
 
@@ -29,10 +29,10 @@ def rules_of_thumb(n_params: int) -> dict[str, float]:
 
 def largest_batch(config, setup: Setup, seq_len: int, gpu_gib: float, checkpointing: bool, limit: int = 256) -> int:
     """The largest batch size whose estimate fits ``gpu_gib`` (0 if not even one sequence fits)."""
-    best = 0
+    model, best = as_model(config), 0  # build the meta model once, not once per batch size
     for b in range(1, limit + 1):
-        if not estimate(config, setup, Batch(batch_size=b, seq_len=seq_len, grad_checkpointing=checkpointing)).fits(
-                gpu_gib):
+        batch = Batch(batch_size=b, seq_len=seq_len, grad_checkpointing=checkpointing)
+        if not estimate(model, setup, batch).fits(gpu_gib):
             break
         best = b
     return best

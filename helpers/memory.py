@@ -77,14 +77,19 @@ class Inventory:
         return sum(i * o for _, i, o in self.linears) + sum(self.other)
 
 
+def as_model(model_or_config) -> torch.nn.Module:
+    """The model itself, or one built from a config on the meta device (shapes only, no memory)."""
+    if isinstance(model_or_config, torch.nn.Module):
+        return model_or_config
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        return AutoModelForCausalLM.from_config(model_or_config)
+
+
 def inventory(model_or_config) -> Inventory:
     """Split a model's parameters into quantizable linear weights and the rest (no weights are loaded)."""
-    model = model_or_config
-    if not isinstance(model, torch.nn.Module):
-        from transformers import AutoModelForCausalLM
-
-        with torch.device("meta"):
-            model = AutoModelForCausalLM.from_config(model_or_config)
+    model = as_model(model_or_config)
     output = model.get_output_embeddings()
     linears, quantized = [], set()
     for name, module in model.named_modules():
