@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .memory import GIB, Batch, Setup, as_model, estimate
+from .activations import Batch
+from .memory import GIB, Setup, as_model, estimate
 
 T4_FP16_TFLOPS = 65.0  # NVIDIA's T4 datasheet: peak fp16 tensor-core throughput (TFLOP/s)
 

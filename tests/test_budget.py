@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from helpers import budget, memory, widgets
-from helpers.memory import Batch, Setup
+from helpers.activations import Batch
+from helpers.memory import Setup
 from helpers.models import phi2_on_meta
 
 

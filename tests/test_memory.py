@@ -8,7 +8,7 @@ import copy
 import pytest
 import torch
 
-from helpers import memory
+from helpers import activations, memory
 from helpers.memory import Setup
 from helpers.models import PHI2_TARGET_MODULES, phi2_config, phi2_on_meta
 from helpers.runtime import WorkbookError
@@ -149,36 +149,36 @@ def test_activation_formula_matches_saved_tensors_on_phi2_layers(compute, method
     setup = Setup(method=method, weights=compute, compute=compute)
     if method == "lora":
         model = get_peft_model(model, LoraConfig(r=16, lora_dropout=dropout, target_modules=list(PHI2_TARGET_MODULES)))
-    batch = memory.Batch(batch_size=1, seq_len=128, lora_dropout=dropout, device="cpu")
+    batch = activations.Batch(batch_size=1, seq_len=128, lora_dropout=dropout, device="cpu")
     ids = torch.randint(1000, (batch.batch_size, batch.seq_len))
-    measured = memory.saved_for_backward(model, ids)
+    measured = activations.saved_for_backward(model, ids)
     config = model.config
     logits_saved = batch.batch_size * batch.seq_len * config.vocab_size * 4  # fp32 logits kept for the loss
-    estimated = memory.activation_bytes(config, setup, batch) + logits_saved
+    estimated = activations.activation_bytes(config, setup, batch) + logits_saved
     assert abs(estimated - measured) / measured < 0.10, (estimated, measured)
 
 
 def test_checkpointing_lowers_activations_and_more_tokens_never_cost_less(phi2):
     config, setup = phi2.config, Setup(method="qlora", weights="nf4")
-    plain = memory.activation_bytes(config, setup, memory.Batch(seq_len=512))
-    ckpt = memory.activation_bytes(config, setup, memory.Batch(seq_len=512, grad_checkpointing=True))
+    plain = activations.activation_bytes(config, setup, activations.Batch(seq_len=512))
+    ckpt = activations.activation_bytes(config, setup, activations.Batch(seq_len=512, grad_checkpointing=True))
     assert ckpt < plain / 5
     for b in (1, 2, 4):
-        row = [memory.estimate(phi2, setup, memory.Batch(batch_size=b, seq_len=s)).total for s in (256, 512, 1024)]
+        row = [memory.estimate(phi2, setup, activations.Batch(batch_size=b, seq_len=s)).total for s in (256, 512, 1024)]
         assert row == sorted(row)
     for s in (256, 512, 1024):
-        col = [memory.estimate(phi2, setup, memory.Batch(batch_size=b, seq_len=s)).total for b in (1, 2, 4)]
+        col = [memory.estimate(phi2, setup, activations.Batch(batch_size=b, seq_len=s)).total for b in (1, 2, 4)]
         assert col == sorted(col)
 
 
 def test_kv_cache_formula_for_phi2(phi2):
     c = phi2.config
-    est = memory.estimate(phi2, Setup(method="inference"), memory.Batch(seq_len=100, new_tokens=28))
+    est = memory.estimate(phi2, Setup(method="inference"), activations.Batch(seq_len=100, new_tokens=28))
     assert est.parts["KV cache"] == 2 * c.num_hidden_layers * 128 * c.hidden_size * 2  # K and V, fp16
 
 
 def test_bad_batch_is_one_sentence():
     with pytest.raises(WorkbookError, match="batch_size=0"):
-        memory.Batch(batch_size=0)
+        activations.Batch(batch_size=0)
     with pytest.raises(WorkbookError, match="attention='flash'"):
-        memory.Batch(attention="flash")
+        activations.Batch(attention="flash")
