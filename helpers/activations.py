@@ -100,8 +100,6 @@ def kv_cache_bytes(config, setup: Setup, batch: Batch) -> int:
     return int(2 * config.num_hidden_layers * tokens * kv_heads * head_dim * BYTES[setup.compute])
 
 
-
-
 def saved_for_backward(model: torch.nn.Module, input_ids: torch.Tensor) -> int:
     """Measure the bytes autograd keeps for backward in one forward pass (parameters excluded).
 

@@ -80,12 +80,9 @@ class Inventory:
 
 def as_model(model_or_config) -> torch.nn.Module:
     """The model itself, or one built from a config on the meta device (shapes only, no memory)."""
-    if isinstance(model_or_config, torch.nn.Module):
-        return model_or_config
-    from transformers import AutoModelForCausalLM
+    from .models import on_meta
 
-    with torch.device("meta"):
-        return AutoModelForCausalLM.from_config(model_or_config)
+    return model_or_config if isinstance(model_or_config, torch.nn.Module) else on_meta(model_or_config)
 
 
 def inventory(model_or_config) -> Inventory:
@@ -141,6 +138,19 @@ def optimizer_bytes(sizes: list[int], param_bytes: float, optimizer: str) -> int
     return total
 
 
+def trainable_sizes(inv: Inventory, setup: Setup) -> list[int]:
+    """Sizes of the tensors ``setup`` trains: every parameter (full), the adapters (LoRA), none (inference)."""
+    if setup.method == "full":
+        return [i * o for _, i, o in inv.linears] + list(inv.other)
+    if setup.method == "inference":
+        return []
+    sizes = lora_shapes(inv, setup.lora_rank, setup.target_modules)
+    if not sizes:
+        raise WorkbookError(f"No linear layer matches target_modules={list(setup.target_modules)}: "
+                            "check the module names (phi-2 uses q_proj, k_proj, v_proj, dense, fc1, fc2).")
+    return sizes
+
+
 def static_bytes(model_or_config, setup: Setup) -> dict[str, int]:
     """Bytes per static component: weights (linear and other), LoRA parameters, gradients, optimizer states."""
     inv = inventory(model_or_config)
@@ -151,17 +161,12 @@ def static_bytes(model_or_config, setup: Setup) -> dict[str, int]:
         + inv.buffer_bytes,
         "LoRA parameters": 0, "gradients": 0, "optimizer states": 0,
     }
-    if setup.method == "full":
-        sizes = [i * o for _, i, o in inv.linears] + list(inv.other)
-        param_bytes = BYTES[setup.weights]
-    elif setup.method in ("lora", "qlora"):
-        sizes, param_bytes = lora_shapes(inv, setup.lora_rank, setup.target_modules), LORA_BYTES
-        if not sizes:
-            raise WorkbookError(f"No linear layer matches target_modules={list(setup.target_modules)}: "
-                                "check the module names (phi-2 uses q_proj, k_proj, v_proj, dense, fc1, fc2).")
-        parts["LoRA parameters"] = int(sum(sizes) * param_bytes)
-    else:
+    sizes = trainable_sizes(inv, setup)
+    if not sizes:
         return parts
+    param_bytes = BYTES[setup.weights] if setup.method == "full" else LORA_BYTES
+    if setup.method != "full":
+        parts["LoRA parameters"] = int(sum(sizes) * param_bytes)
     parts["gradients"] = int(sum(sizes) * param_bytes)
     parts["optimizer states"] = optimizer_bytes(sizes, param_bytes, setup.optimizer)
     return parts
@@ -169,10 +174,7 @@ def static_bytes(model_or_config, setup: Setup) -> dict[str, int]:
 
 def trainable_parameters(model_or_config, setup: Setup) -> int:
     """How many parameters ``setup`` trains (all for full fine-tuning, the adapters for (Q)LoRA)."""
-    inv = inventory(model_or_config)
-    if setup.method == "full":
-        return inv.total
-    return sum(lora_shapes(inv, setup.lora_rank, setup.target_modules)) if setup.method != "inference" else 0
+    return sum(trainable_sizes(inventory(model_or_config), setup))
 
 
 def measured_bytes(model: torch.nn.Module) -> int:
@@ -201,7 +203,6 @@ def measured_bytes(model: torch.nn.Module) -> int:
 
 
 CUDA_CONTEXT_BYTES = int(0.5 * GIB)  # CUDA context and cuBLAS workspace: outside torch's allocator, an allowance
-GPUS_GIB = {"T4 (Colab)": 15.0, "L4": 22.5, "A100 40GB": 40.0}  # what nvidia-smi reports as total, in GiB
 
 
 @dataclass(frozen=True)
@@ -219,13 +220,6 @@ class Estimate:
         """True if the total fits in ``gpu_gib`` GiB."""
         return self.total <= gpu_gib * GIB
 
-    def table(self):
-        """The components in GiB, as a pandas Series (with the context allowance and the total)."""
-        import pandas as pd
-
-        rows = {**self.parts, "CUDA context (allowance)": CUDA_CONTEXT_BYTES, "total": self.total}
-        return pd.Series({k: v / GIB for k, v in rows.items()}, name="GiB")
-
 
 def estimate(model_or_config, setup: Setup, batch=None) -> Estimate:
     """The whole bill for ``setup`` at ``batch`` (an ``activations.Batch``): static parts, activations,
@@ -233,7 +227,6 @@ def estimate(model_or_config, setup: Setup, batch=None) -> Estimate:
     from .activations import Batch, activation_bytes, kv_cache_bytes, logits_bytes
 
     batch = batch or Batch()
-
     config = model_or_config.config if isinstance(model_or_config, torch.nn.Module) else model_or_config
     parts = static_bytes(model_or_config, setup)
     parts["activations"] = activation_bytes(config, setup, batch)
