@@ -37,11 +37,11 @@ def _prompt_ids(tokenizer, prompt: str, device) -> torch.Tensor:
 
 def pack_blocks(texts: list[str], tokenizer, block_size: int) -> torch.Tensor:
     """Tokenize ``texts``, join them with EOS and cut the stream into rows of ``block_size`` tokens."""
+    if block_size < 2:
+        raise WorkbookError(f"BLOCK_SIZE={block_size} must be at least 2 tokens (one to read, one to predict).")
     stream: list[int] = []
     for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]:
         stream.extend(ids + [tokenizer.eos_token_id])
-    if block_size < 2:
-        raise WorkbookError(f"BLOCK_SIZE={block_size} must be at least 2 tokens (one to read, one to predict).")
     n_blocks = len(stream) // block_size
     if n_blocks == 0:
         raise ValueError(f"{len(stream)} tokens are fewer than one block of {block_size}: use more text.")

@@ -77,7 +77,7 @@ def ensure_pad_token(tokenizer):
     return tokenizer
 
 
-def train_tokenizer(texts: list[str], vocab_size: int):
+def train_tokenizer(texts: list[str], vocab_size: int, max_length: int = TINY.max_positions):
     """A byte-level BPE tokenizer (the kind phi-2 uses) trained on ``texts``, with phi-2's EOS string."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -89,7 +89,7 @@ def train_tokenizer(texts: list[str], vocab_size: int):
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     core.train_from_iterator(texts, trainer)
     return PreTrainedTokenizerFast(tokenizer_object=core, bos_token=EOS, eos_token=EOS, unk_token=EOS,
-                                   model_max_length=TINY.max_positions)
+                                   model_max_length=max_length)
 
 
 def tiny_phi(tokenizer, settings: TinySettings = TINY, seed: int | None = None):
@@ -137,7 +137,7 @@ def build_tiny_lm(settings: TinySettings = TINY, out_dir: Path | None = None) ->
     out_dir = Path(out_dir or tiny_model_dir(settings))
     start = time.time()
     corpus = lm_corpus(settings)
-    tokenizer = train_tokenizer(corpus["train"], settings.vocab_size)
+    tokenizer = train_tokenizer(corpus["train"], settings.vocab_size, settings.max_positions)
     model = tiny_phi(tokenizer, settings)
     train = pack_blocks(corpus["train"], tokenizer, settings.block_size)
     held_out = pack_blocks(corpus["validation"], tokenizer, settings.block_size)
@@ -172,7 +172,7 @@ def load_tiny_lm(settings: TinySettings = TINY, verbose: bool = True, quantizati
         if verbose:
             print(f"Building the tiny Phi model once (about 2 minutes on 2 CPU cores) into {path} ...")
         build_tiny_lm(settings, path)
-    report = json.loads((path / "build_report.json").read_text())
+    report = _read_report(path)
     if verbose:
         print(f"Tiny Phi: {report['parameters']:,} parameters, held-out perplexity "
               f"{report['held_out_ppl_before']:.1f} untrained -> {report['held_out_ppl_after']:.2f} pretrained "
@@ -183,9 +183,14 @@ def load_tiny_lm(settings: TinySettings = TINY, verbose: bool = True, quantizati
     return model, AutoTokenizer.from_pretrained(path)
 
 
+def _read_report(path: Path) -> dict:
+    """The JSON report written into ``path`` when the tiny model was built there."""
+    return json.loads((path / "build_report.json").read_text())
+
+
 def tiny_build_report(settings: TinySettings = TINY) -> dict:
     """The JSON report written when the cached tiny model was built."""
-    return json.loads((tiny_model_dir(settings) / "build_report.json").read_text())
+    return _read_report(tiny_model_dir(settings))
 
 
 def phi2_config():
@@ -196,12 +201,17 @@ def phi2_config():
         return PhiConfig.from_json_file(str(path))
 
 
-def phi2_on_meta():
-    """phi-2 built on the meta device: real shapes and module names, no weights, no download."""
+def on_meta(config):
+    """A causal LM built from ``config`` on the meta device: real shapes and module names, no memory."""
     from transformers import AutoModelForCausalLM
 
     with torch.device("meta"):
-        return AutoModelForCausalLM.from_config(phi2_config())
+        return AutoModelForCausalLM.from_config(config)
+
+
+def phi2_on_meta():
+    """phi-2 built on the meta device: real shapes and module names, no weights, no download."""
+    return on_meta(phi2_config())
 
 
 def nf4_config(compute_dtype=torch.float16, double_quant: bool = True):
