@@ -1,0 +1,109 @@
+"""Answer-quality metrics for held-out evaluation (introduced in notebook 03)."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from helpers.runtime import WorkbookError
+
+SHORT_ANSWER_TASKS: tuple[str, ...] = (
+    "Abbreviation Expansion", "Coreference Resolution", "Relation Extraction", "Temporal Information Extraction",
+)
+METRICS: tuple[str, ...] = ("rouge_l", "token_f1", "exact_match")
+
+_PUNCT = str.maketrans("", "", string.punctuation)
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_scorer: Any = None
+
+
+def normalize(text: str) -> list[str]:
+    """SQuAD normalization: lowercase, strip punctuation, drop a/an/the, split on whitespace."""
+    text = str(text).lower().translate(_PUNCT)
+    return _ARTICLES.sub(" ", text).split()
+
+
+def token_f1(pred: str, ref: str) -> float:
+    """SQuAD token F1 on normalized multisets: 1.0 when both are empty, 0.0 when only one is."""
+    p, r = normalize(pred), normalize(ref)
+    if not p or not r:
+        return float(p == r)
+    overlap = sum((Counter(p) & Counter(r)).values())
+    if overlap == 0:
+        return 0.0
+    precision, recall = overlap / len(p), overlap / len(r)
+    return 2 * precision * recall / (precision + recall)
+
+
+def exact_match(pred: str, ref: str) -> float:
+    """1.0 when the normalized token lists are identical, else 0.0."""
+    return float(normalize(pred) == normalize(ref))
+
+
+def _rouge_scorer() -> Any:
+    """The shared ROUGE-L scorer (with stemming), created on first use."""
+    global _scorer
+    if _scorer is None:
+        from rouge_score import rouge_scorer
+
+        _scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    return _scorer
+
+
+def rouge_l(pred: str, ref: str) -> float:
+    """ROUGE-L F-measure from the pinned rouge_score package."""
+    return float(_rouge_scorer().score(str(ref), str(pred))["rougeL"].fmeasure)
+
+
+def _require(df: pd.DataFrame, columns: Sequence[str]) -> None:
+    """Raise WorkbookError naming the first column that df lacks."""
+    for column in columns:
+        if column not in df.columns:
+            raise WorkbookError(f"The table has no column {column!r}; pass the name of an existing column.")
+
+
+def score_answers(df: pd.DataFrame, pred_col: str, ref_col: str = "answer") -> pd.DataFrame:
+    """A copy of df with rouge_l, token_f1 and exact_match (NaN outside SHORT_ANSWER_TASKS) columns."""
+    _require(df, (pred_col, ref_col, "task"))
+    out = df.copy()
+    pairs = list(zip(out[pred_col].fillna("").astype(str), out[ref_col].fillna("").astype(str), strict=True))
+    out["rouge_l"] = [rouge_l(p, r) for p, r in pairs]
+    out["token_f1"] = [token_f1(p, r) for p, r in pairs]
+    short = out["task"].isin(SHORT_ANSWER_TASKS).to_numpy()
+    out["exact_match"] = [exact_match(p, r) if s else np.nan for (p, r), s in zip(pairs, short, strict=True)]
+    out["exact_match"] = out["exact_match"].astype(float)
+    return out
+
+
+def by_task(scored: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.DataFrame:
+    """Mean of each metric per task plus an 'overall' row, with the row count in column n."""
+    _require(scored, ("task", *metrics))
+    cols = list(metrics)
+    table = scored.groupby("task")[cols].mean()
+    table["n"] = scored.groupby("task").size()
+    overall = scored[cols].mean().to_frame("overall").T  # mean() skips NaN: exact_match over rows that have it
+    overall["n"] = len(scored)
+    table = pd.concat([table, overall])
+    table["n"] = table["n"].astype(int)
+    table.index.name = "task"
+    return table
+
+
+def compare(scored_by_name: Mapping[str, pd.DataFrame], metric: str = "rouge_l") -> pd.DataFrame:
+    """One column of by_task(...)[metric] per model plus 'difference' (last minus first)."""
+    if not scored_by_name:
+        raise WorkbookError("compare() needs at least one scored table; pass a dict like {'base': scored}.")
+    columns = {name: by_task(scored, (metric,))[metric] for name, scored in scored_by_name.items()}
+    table = pd.DataFrame(columns)
+    overall = table.loc[["overall"]]
+    table = pd.concat([table.drop(index="overall"), overall])
+    names = list(columns)
+    table["difference"] = table[names[-1]] - table[names[0]]
+    table.index.name = "task"
+    return table
