@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from contextlib import contextmanager
+
 from .activations import Batch
 from .memory import GIB, Setup, as_model, estimate
 
@@ -75,3 +79,47 @@ def cuda_step_peak(model, batch_size: int, seq_len: int, dtype) -> int:
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     return torch.cuda.max_memory_allocated()
+
+
+def _rss_bytes() -> int | None:
+    """This process's resident memory now (Linux /proc), or None where it cannot be read."""
+    try:
+        pages = int(open("/proc/self/statm").read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+@contextmanager
+def peak_memory(device: str):
+    """Measure the peak memory of the block: CUDA peak allocated on a GPU, process peak RSS on CPU.
+
+    Yields a dict that gets ``kind``, ``baseline`` (bytes in use at the start) and ``peak`` on exit.
+    On CPU a background thread samples the resident set every 20 ms; RSS also counts the Python
+    runtime and the libraries, so only ``peak - baseline`` is about the training itself.
+    """
+    import torch
+
+    result: dict = {"kind": "CUDA peak allocated" if device == "cuda" else "process peak RSS"}
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+        result["baseline"] = torch.cuda.memory_allocated()
+        yield result
+        result["peak"] = torch.cuda.max_memory_allocated()
+        return
+    samples = [_rss_bytes() or 0]
+    done = threading.Event()
+
+    def sample():
+        while not done.wait(0.02):
+            samples.append(_rss_bytes() or 0)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    result["baseline"] = samples[0]
+    try:
+        yield result
+    finally:
+        done.set()
+        thread.join()
+        result["peak"] = max(samples)

@@ -29,9 +29,20 @@ def _plain(value):
     return value
 
 
+def output_dir() -> Path:
+    """Where a notebook writes what it makes: $WORKBOOK_OUTPUT_DIR, else the working directory."""
+    return Path(os.environ.get(OUTPUT_DIR_ENV, "."))
+
+
 def results_path(name: str) -> Path:
-    """Where ``record(name, ...)`` writes: $WORKBOOK_OUTPUT_DIR, else the working directory."""
-    return Path(os.environ.get(OUTPUT_DIR_ENV, ".")) / f"{name}.json"
+    """Where ``record(name, ...)`` writes: ``<output_dir()>/<name>.json``."""
+    return output_dir() / f"{name}.json"
+
+
+def previous_results(name: str) -> dict | None:
+    """The results another notebook recorded in the same output folder, or None if it has not run here."""
+    path = results_path(name)
+    return load_record(path) if path.exists() else None
 
 
 def record(name: str, **metrics) -> Path:

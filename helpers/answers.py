@@ -1,0 +1,62 @@
+"""Answer held-out questions with a (fine-tuned) model and compare answers (introduced in notebook 03).
+
+Greedy decoding of the workshop prompt, stopped at EOS or at a stop string, and the side-by-side
+comparer widget (base answer with the adapter switched off, adapter answer with it on).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import pandas as pd
+import torch
+
+from .sft import prompts
+
+STOP_STRINGS = ("\nQuestion:", "\nInstruct:", "[note start]", "\n\n")
+
+
+def cut_at_stop(text: str, stops=STOP_STRINGS) -> str:
+    """``text`` up to the first stop string (a model that has not learned EOS yet keeps talking)."""
+    cut = min((text.find(s) for s in stops if s in text), default=len(text))
+    return text[:cut].strip()
+
+
+@torch.no_grad()
+def answer(model, tokenizer, prompts: list[str], max_new_tokens: int = 128, batch_size: int = 8) -> list[str]:
+    """Greedy answers to ``prompts``, batched with left padding, stopped at EOS or a stop string."""
+    model.eval()
+    device = next(model.parameters()).device
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    outputs = []
+    try:
+        for i in range(0, len(prompts), batch_size):
+            batch = tokenizer(prompts[i:i + batch_size], return_tensors="pt", padding=True).to(device)
+            ids = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
+                                 eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+            new = ids[:, batch["input_ids"].shape[1]:]
+            outputs += [cut_at_stop(t) for t in tokenizer.batch_decode(new, skip_special_tokens=True)]
+    finally:
+        tokenizer.padding_side = side
+    return outputs
+
+
+def answer_table(model, tokenizer, df: pd.DataFrame, column: str, **kwargs) -> pd.DataFrame:
+    """A copy of ``df`` (note, question, answer, task) with the model's answers in ``column``."""
+    out = df.copy()
+    out[column] = answer(model, tokenizer, prompts(df), **kwargs)
+    return out
+
+
+def adapter_off(model):
+    """Context in which a peft model answers as its base model (a no-op for a plain model)."""
+    return model.disable_adapter() if hasattr(model, "disable_adapter") else contextlib.nullcontext()
+
+
+def side_by_side(df: pd.DataFrame, columns: list[str], n: int = 3, width: int = 220) -> pd.DataFrame:
+    """A few rows showing the question, the reference and each model's answer, shortened to ``width``."""
+    def short(text: str) -> str:
+        return text if len(text) <= width else text[:width] + " ..."
+
+    keep = ["task", "question", "answer", *columns]
+    return df[keep].head(n).map(short).rename(columns={"answer": "reference"})

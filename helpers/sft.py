@@ -1,0 +1,187 @@
+"""Supervised fine-tuning with LoRA and QLoRA (introduced in notebook 03, reused in 04).
+
+The workshop's phi-2 prompt as a prompt/completion pair, a length filter that never truncates an
+answer, the LoraConfig and SFTConfig builders, training that resumes from the last checkpoint, and
+the training throughput.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from .data import filter_by_tokens
+from .models import PHI2_TARGET_MODULES
+from .runtime import WorkbookError
+
+INSTRUCTION = ("You are a careful clinical assistant. Read the clinical note between [note start] and "
+               "[note end], then answer the question using only the note.")
+
+
+def prompt_of(note: str, question: str) -> str:
+    """The workshop's phi-2 prompt: instruction, the note between markers, the question, then 'Output:'."""
+    return f"Instruct: {INSTRUCTION}\n[note start]\n{note}\n[note end]\nQuestion: {question}\nOutput:"
+
+
+def completion_of(answer: str, eos: str) -> str:
+    """What the model learns to write after 'Output:': the answer, then EOS so that it learns to stop."""
+    return f" {answer.strip()}{eos}"
+
+
+def prompts(df: pd.DataFrame) -> list[str]:
+    """The prompt of every row of a (note, question) table."""
+    return [prompt_of(n, q) for n, q in zip(df["note"], df["question"], strict=True)]
+
+
+def sft_rows(df: pd.DataFrame, eos: str) -> pd.DataFrame:
+    """The prompt/completion table TRL trains on (completion-only loss comes from this shape)."""
+    return pd.DataFrame({"prompt": prompts(df),
+                         "completion": [completion_of(a, eos) for a in df["answer"]]}, index=df.index)
+
+
+def sft_dataset(df: pd.DataFrame, tokenizer):
+    """A Hugging Face ``Dataset`` of prompt/completion pairs for TRL's SFTTrainer."""
+    from datasets import Dataset
+
+    return Dataset.from_pandas(sft_rows(df, tokenizer.eos_token), preserve_index=False)
+
+
+def fit_to_length(df: pd.DataFrame, tokenizer, max_length: int) -> pd.DataFrame:
+    """Keep the rows whose whole prompt + answer + EOS fits in ``max_length`` tokens, so nothing is truncated."""
+    eos = tokenizer.eos_token
+
+    def text(row) -> str:
+        return prompt_of(row["note"], row["question"]) + completion_of(row["answer"], eos)
+
+    kept = filter_by_tokens(df, tokenizer, max_length, text_fn=text)
+    if kept.empty:
+        raise WorkbookError(f"No example fits in MAX_LENGTH={max_length} tokens: raise MAX_LENGTH or lower the "
+                            "character filter.")
+    return kept
+
+
+def lora_config(r: int = 16, alpha: int = 32, dropout: float = 0.05, target_modules=PHI2_TARGET_MODULES):
+    """LoRA on phi-2's attention (q, k, v, dense) and MLP (fc1, fc2) projections."""
+    from peft import LoraConfig
+
+    if r < 1:
+        raise WorkbookError(f"LORA_R={r} must be at least 1.")
+    if any(name == "Wqkv" for name in target_modules):
+        raise WorkbookError("'Wqkv' is the old phi-2 module name: use q_proj, k_proj, v_proj instead.")
+    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(target_modules),
+                      bias="none", task_type="CAUSAL_LM")
+
+
+def optimizer_for(rt, quantized: bool) -> str:
+    """Paged 8-bit AdamW for QLoRA on a GPU (bitsandbytes), plain torch AdamW otherwise."""
+    return "paged_adamw_8bit" if quantized and rt.device == "cuda" else "adamw_torch"
+
+
+def sft_settings(rt, output_dir, *, max_steps: int, batch_size: int, grad_accum: int = 1, lr: float = 2e-4,
+                 max_length: int = 1024, save_steps: int = 25, quantized: bool = False,
+                 grad_checkpointing: bool | None = None, logging_steps: int = 5, seed: int = 0) -> dict:
+    """The SFTConfig keywords: precision rule, checkpointing, optimizer, logging and periodic checkpoints.
+
+    ``grad_checkpointing=None`` turns it on for the GPU track (phi-2 needs it on a T4) and off on
+    the CPU track (the tiny model's activations are small, and recomputing them costs time).
+    """
+    if max_steps < 1 or batch_size < 1 or save_steps < 1:
+        raise WorkbookError(f"MAX_STEPS={max_steps}, BATCH_SIZE={batch_size} and SAVE_STEPS={save_steps} must all "
+                            "be at least 1.")
+    checkpointing = rt.device == "cuda" if grad_checkpointing is None else grad_checkpointing
+    return dict(
+        output_dir=str(output_dir), max_steps=max_steps, per_device_train_batch_size=batch_size,
+        gradient_accumulation_steps=grad_accum, learning_rate=lr, lr_scheduler_type="cosine", warmup_steps=0.05,
+        fp16=rt.precision == "fp16", bf16=rt.precision == "bf16",  # TRL defaults to bf16: never on a T4
+        activation_checkpointing=checkpointing, activation_checkpointing_kwargs={"use_reentrant": False},
+        optim=optimizer_for(rt, quantized), max_length=max_length, packing=False, completion_only_loss=True,
+        logging_steps=logging_steps, save_strategy="steps", save_steps=save_steps, save_total_limit=2,
+        include_num_input_tokens_seen="non_padding", report_to="none", seed=seed, data_seed=seed,
+        dataloader_pin_memory=rt.device == "cuda", disable_tqdm=True,
+    )
+
+
+def sft_config(rt, output_dir, **settings):
+    """TRL's SFTConfig built from ``sft_settings(rt, output_dir, **settings)``."""
+    from trl import SFTConfig
+
+    return SFTConfig(**sft_settings(rt, output_dir, **settings))
+
+
+def checkpoint_root(use_drive: bool = False) -> Path:
+    """Where runs keep their checkpoints: Google Drive on Colab when asked (it survives a disconnect), else local."""
+    from .record import output_dir
+    from .runtime import on_colab
+
+    if use_drive and on_colab():
+        from google.colab import drive
+
+        drive.mount("/content/drive")
+        return Path("/content/drive/MyDrive/clinical-llm-workbook/runs")
+    if use_drive:
+        print("USE_DRIVE=True only applies on Colab: keeping checkpoints in the local runs/ folder.")
+    return output_dir() / "runs"
+
+
+def run_dir(root, name: str, settings: dict) -> Path:
+    """A checkpoint folder named after the run and a hash of its settings: change a setting, get a new run."""
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return Path(root) / f"{name}-{digest}"
+
+
+def last_checkpoint(output_dir) -> str | None:
+    """The newest ``checkpoint-N`` folder in ``output_dir``, or None."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(output_dir)) if Path(output_dir).is_dir() else None
+
+
+def train(trainer) -> dict:
+    """Train, resuming from the last checkpoint if one exists; return steps, time and tokens per second."""
+    resume = last_checkpoint(trainer.args.output_dir)
+    start_step = int(resume.rsplit("-", 1)[1]) if resume else 0
+    if resume:
+        print(f"Resuming from {resume} (step {start_step} of {trainer.args.max_steps}).")
+    tokens_before = _tokens_seen(resume)
+    start = time.perf_counter()
+    trainer.train(resume_from_checkpoint=resume)
+    seconds = time.perf_counter() - start
+    tokens = trainer.state.num_input_tokens_seen - tokens_before
+    return {"resumed_from_step": start_step, "steps": trainer.state.global_step - start_step,
+            "seconds": seconds, "tokens": tokens, "tokens_per_second": tokens / seconds if seconds else 0.0}
+
+
+def _tokens_seen(checkpoint: str | None) -> int:
+    """Tokens the run had seen when ``checkpoint`` was saved (0 without one)."""
+    if not checkpoint:
+        return 0
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+    return int(state.get("num_input_tokens_seen", 0))
+
+
+def loss_history(trainer) -> pd.DataFrame:
+    """Step and training loss of every logged step (checkpointed history included after a resume)."""
+    rows = [(log["step"], log["loss"]) for log in trainer.state.log_history if "loss" in log]
+    return pd.DataFrame(rows, columns=["step", "loss"])
+
+
+def adapter_coverage(model, target_modules=PHI2_TARGET_MODULES) -> pd.Series:
+    """How many layers got a LoRA adapter, per target module name; one clear error if any got none.
+
+    peft only complains when *no* name matches, so a stale name (phi-2's old ``Wqkv``) would
+    otherwise leave part of the model silently untrained.
+    """
+    counts = {name: 0 for name in target_modules}
+    for full_name, module in model.named_modules():
+        leaf = full_name.rsplit(".", 1)[-1]
+        if leaf in counts and hasattr(module, "lora_A"):
+            counts[leaf] += 1
+    missing = [name for name, n in counts.items() if n == 0]
+    if missing:
+        raise WorkbookError(f"No LoRA adapter was attached to {', '.join(missing)}: check TARGET_MODULES against "
+                            "the model's module names (print(model) lists them).")
+    return pd.Series(counts, name="layers with an adapter")

@@ -1,0 +1,97 @@
+"""Adapter save/reload identity, merging, the model card; answers and the comparer; peak memory."""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import pytest
+import torch
+from conftest import SMALL
+
+from helpers import adapters, answers, budget, models, sft, widgets
+from helpers.runtime import WorkbookError
+
+
+@pytest.fixture
+def lora_model(small_lm):
+    """The small model with a LoRA adapter whose B matrices are non-zero (so it changes the outputs)."""
+    from peft import get_peft_model
+
+    torch.manual_seed(0)
+    model = get_peft_model(copy.deepcopy(small_lm[0]), sft.lora_config(r=4))
+    for name, param in model.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(param, std=0.5)
+    return model.eval()
+
+
+def test_saved_adapter_reloads_onto_a_fresh_base_with_identical_outputs(small_lm, lora_model, tmp_path):
+    base, tok = small_lm
+    card = adapters.model_card("t", "03", "tiny", "synthetic", "LoRA", {"r": 4}, {"rouge_l": 0.5})
+    files = adapters.save_adapter(lora_model, tmp_path, card)
+    assert {"adapter_model.safetensors", "adapter_config.json", "README.md"} <= set(files)
+    assert "Not for clinical use" in (tmp_path / "README.md").read_text()
+    assert adapters.adapter_config(tmp_path)["r"] == 4
+    reloaded = adapters.reload_adapter(copy.deepcopy(base), tmp_path)
+    prompts = [sft.prompt_of("Pt with CP and SOB.", "Why was the pt admitted?"), sft.prompt_of("HTN.", "Meds?")]
+    assert answers.answer(reloaded, tok, prompts, 12) == answers.answer(lora_model, tok, prompts, 12)
+    ids = tok(prompts[0], return_tensors="pt")["input_ids"]
+    assert adapters.max_logit_gap(reloaded, lora_model, ids) == 0.0
+    with answers.adapter_off(reloaded):
+        assert adapters.max_logit_gap(reloaded, base, ids) == 0.0  # adapter off = the base model
+    assert adapters.max_logit_gap(reloaded, base, ids) > 1e-3  # the adapter does change the outputs
+
+
+def test_merged_model_matches_the_adapter_model(small_lm, lora_model):
+    _, tok = small_lm
+    ids = tok(sft.prompt_of("Pt with CP.", "Why?"), return_tensors="pt")["input_ids"]
+    before = lora_model(input_ids=ids).logits
+    merged = adapters.merge(copy.deepcopy(lora_model))
+    assert not any("lora" in name for name, _ in merged.named_parameters())
+    assert torch.allclose(merged(input_ids=ids).logits, before, atol=1e-4)
+
+
+def test_reload_without_an_adapter_says_what_to_run(small_lm, tmp_path):
+    with pytest.raises(WorkbookError, match="run the training"):
+        adapters.reload_adapter(small_lm[0], tmp_path)
+    with pytest.raises(WorkbookError, match="PUSH_TO_HUB"):
+        adapters.push_adapter(tmp_path, "me/adapter", None)
+
+
+def test_batched_greedy_answers_equal_one_at_a_time(small_lm):
+    model, tok = small_lm
+    prompts = [sft.prompt_of("Pt with CP.", "Why?"), sft.prompt_of("Pt with SOB, HTN and DM2 on insulin.", "Meds?")]
+    batched = answers.answer(model, tok, prompts, max_new_tokens=10, batch_size=2)
+    assert batched == [answers.answer(model, tok, [p], max_new_tokens=10)[0] for p in prompts]
+    assert tok.padding_side == "right"  # restored after left-padded generation
+
+
+def test_cut_at_stop():
+    assert answers.cut_at_stop(" CP.\nQuestion: more") == "CP."
+    assert answers.cut_at_stop(" no stop here ") == "no stop here"
+
+
+def test_comparer_skips_with_one_line_when_headless(small_lm, qa_table, capsys, monkeypatch):
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    widgets.comparer(small_lm[0], small_lm[1], qa_table)
+    assert capsys.readouterr().out.count("\n") == 1
+
+
+def test_peak_memory_sees_a_large_allocation():
+    with budget.peak_memory("cpu") as mem:
+        block = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched so that it is resident
+        block += 1
+        time.sleep(0.1)  # give the sampler a moment
+    assert mem["kind"] == "process peak RSS"
+    assert mem["peak"] - mem["baseline"] >= 48 * 2**20
+    del block
+
+
+def test_merge_refuses_a_quantized_base(small_lm, small_cache, monkeypatch):
+    from peft import get_peft_model
+
+    monkeypatch.setenv(models.CACHE_ENV, str(small_cache))
+    quantized, _ = models.load_tiny_lm(SMALL, verbose=False, quantization="nf4")
+    with pytest.raises(WorkbookError, match="4-bit"):
+        adapters.merge(get_peft_model(quantized, sft.lora_config(r=4)))

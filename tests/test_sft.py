@@ -1,0 +1,135 @@
+"""SFT machinery on a small tiny-Phi: the prompt, the label mask, resume after an interruption, and
+the GPU track's settings (phi-2 on the meta device, no download)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from transformers import TrainerCallback
+
+from helpers import masks, models, sft
+from helpers.runtime import Runtime, WorkbookError, precision_for
+
+CPU = Runtime(track="cpu", reason="test", device="cpu", precision="fp32", on_colab=False)
+T4 = Runtime(track="gpu", reason="test", device="cuda", precision=precision_for((7, 5)), on_colab=False,
+             gpu_name="Tesla T4", capability=(7, 5))
+
+
+def make_trainer(small_lm, qa_table, out_dir, max_steps: int = 6, callbacks=()):
+    from trl import SFTTrainer
+
+    model, tok = small_lm
+    rows = sft.fit_to_length(qa_table, tok, model.config.max_position_embeddings)
+    args = sft.sft_config(CPU, out_dir, max_steps=max_steps, batch_size=2, lr=5e-3, save_steps=2, logging_steps=1)
+    return SFTTrainer(model=copy.deepcopy(model), args=args, train_dataset=sft.sft_dataset(rows, tok),
+                      processing_class=tok, peft_config=sft.lora_config(r=4), callbacks=list(callbacks))
+
+
+def test_prompt_keeps_the_workshop_shape():
+    prompt = sft.prompt_of("Pt with CP.", "Why was the pt admitted?")
+    assert prompt.startswith("Instruct: ") and prompt.endswith("\nOutput:")
+    assert "[note start]\nPt with CP.\n[note end]\nQuestion: Why was the pt admitted?" in prompt
+    assert sft.completion_of(" CP. ", "<|endoftext|>") == " CP.<|endoftext|>"
+
+
+def test_length_filter_never_keeps_an_example_that_would_be_truncated(small_lm, qa_table):
+    _, tok = small_lm
+    full = [len(tok(p + c)["input_ids"]) for p, c in sft.sft_rows(qa_table, tok.eos_token).values]
+    limit = sorted(full)[len(full) // 2]
+    kept = sft.fit_to_length(qa_table, tok, limit)
+    assert 0 < len(kept) < len(qa_table)
+    assert all(len(tok(p + c)["input_ids"]) <= limit for p, c in sft.sft_rows(kept, tok.eos_token).values)
+    with pytest.raises(WorkbookError, match="MAX_LENGTH"):
+        sft.fit_to_length(qa_table, tok, 5)
+
+
+def test_only_answer_tokens_and_eos_carry_labels(small_lm, qa_table, tmp_path):
+    trainer = make_trainer(small_lm, qa_table, tmp_path)
+    tok = trainer.processing_class
+    rows = sft.sft_rows(sft.fit_to_length(qa_table, tok, 256), tok.eos_token)
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(trainer.train_dataset))])
+    assert (batch["attention_mask"] == 0).any(), "the batch should contain padding"
+    for i, (ids, labels, attention) in enumerate(zip(batch["input_ids"], batch["labels"], batch["attention_mask"],
+                                                     strict=True)):
+        kinds = masks.token_kinds(ids, labels, attention, tok.eos_token_id)
+        labelled = labels != masks.IGNORE
+        assert [k in ("answer", "eos") for k in kinds] == labelled.tolist()
+        assert tok.decode(ids[labelled]) == rows["completion"].iloc[i]  # the answer and EOS, nothing else
+        assert kinds[max(j for j, k in enumerate(kinds) if k != "pad")] == "eos"  # EOS is the last real token
+        assert kinds.count("eos") == 1 and labels[attention == 0].eq(masks.IGNORE).all()
+    view = masks.label_view(trainer, 0)
+    assert view.counts()["eos"] == 1 and view.counts()["pad"] > 0
+    assert "EOS" in repr(view) and "background" in view._repr_html_()
+
+
+class StopAt(TrainerCallback):
+    """Simulate a Colab disconnect: raise in the middle of training."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            raise KeyboardInterrupt("disconnected")
+
+
+def test_training_resumes_from_the_last_checkpoint(small_lm, qa_table, tmp_path):
+    straight = make_trainer(small_lm, qa_table, tmp_path / "straight")
+    assert sft.train(straight)["steps"] == 6
+    expected = sft.loss_history(straight)
+
+    out = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt):
+        sft.train(make_trainer(small_lm, qa_table, out, callbacks=[StopAt(5)]))
+    assert sft.last_checkpoint(out).endswith("checkpoint-4")
+    resumed = make_trainer(small_lm, qa_table, out)  # a fresh trainer, as after re-running the cell
+    info = sft.train(resumed)
+    assert info["resumed_from_step"] == 4 and info["steps"] == 2 and resumed.state.global_step == 6
+    history = sft.loss_history(resumed)
+    assert history["step"].tolist() == expected["step"].tolist() == [1, 2, 3, 4, 5, 6]
+    assert history["loss"].tolist() == pytest.approx(expected["loss"].tolist(), rel=1e-4)
+
+
+def test_run_dir_changes_with_the_settings(tmp_path):
+    a = sft.run_dir(tmp_path, "03", {"r": 16, "lr": 2e-4})
+    assert a == sft.run_dir(tmp_path, "03", {"lr": 2e-4, "r": 16})
+    assert a != sft.run_dir(tmp_path, "03", {"r": 8, "lr": 2e-4})
+
+
+def test_gpu_track_settings_on_a_t4():
+    settings = sft.sft_settings(T4, "out", max_steps=10, batch_size=4)
+    assert settings["fp16"] is True and settings["bf16"] is False
+    assert settings["activation_checkpointing"] is True and settings["optim"] == "adamw_torch"
+    assert sft.sft_settings(T4, "out", max_steps=10, batch_size=4, quantized=True)["optim"] == "paged_adamw_8bit"
+    cpu = sft.sft_settings(CPU, "out", max_steps=10, batch_size=4, quantized=True)
+    assert cpu["fp16"] is cpu["bf16"] is False and cpu["optim"] == "adamw_torch"
+    with pytest.raises(WorkbookError, match="MAX_STEPS"):
+        sft.sft_settings(CPU, "out", max_steps=0, batch_size=4)
+
+
+def test_every_phi2_target_module_gets_an_adapter_on_the_meta_device():
+    from peft import get_peft_model
+
+    model = get_peft_model(models.phi2_on_meta(), sft.lora_config(r=16))
+    coverage = sft.adapter_coverage(model)
+    assert coverage.to_dict() == {name: 32 for name in models.PHI2_TARGET_MODULES}
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert trainable == 16 * 32 * (4 * (2560 + 2560) + 2 * (2560 + 10240))
+    with pytest.raises(WorkbookError, match="Wqkv"):
+        sft.lora_config(target_modules=("Wqkv", "fc1"))
+
+
+def test_coverage_names_a_target_that_matched_nothing():
+    from peft import get_peft_model
+
+    model = get_peft_model(models.phi2_on_meta(), sft.lora_config(target_modules=("q_proj", "fc1")))
+    with pytest.raises(WorkbookError, match="dense"):
+        sft.adapter_coverage(model, ("q_proj", "fc1", "dense"))
+
+
+def test_four_bit_config_for_the_gpu_track():
+    config = models.nf4_config(torch.float16)
+    assert config.load_in_4bit and config.bnb_4bit_quant_type == "nf4"
+    assert config.bnb_4bit_use_double_quant and config.bnb_4bit_compute_dtype == torch.float16
