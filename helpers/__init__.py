@@ -3,8 +3,9 @@
 Each module holds one concern; its docstring names the notebook that introduces it.
 """
 
+from .record import previous_results as record_previous
 from .record import record
 from .runtime import Runtime, WorkbookError, preflight
 
-__all__ = ["Runtime", "WorkbookError", "preflight", "record"]
+__all__ = ["Runtime", "WorkbookError", "preflight", "record", "record_previous"]
 __version__ = "0.1.0"

@@ -49,6 +49,13 @@ def _load_hub() -> pd.DataFrame:
         ) from None
 
 
+def source_for(track: str, requested: str = "auto") -> str:
+    """``"auto"`` means the Hub's Asclepius notes on the GPU track and the bundled synthetic notes on the CPU track."""
+    if requested != "auto":
+        return requested
+    return "hub" if track == "gpu" else "synthetic"
+
+
 def load_notes(source: str = "synthetic", *, n_notes: int = 3000, seed: int = 0) -> pd.DataFrame:
     """Load QA rows from ``"synthetic"``, ``"hub"`` or a CSV path, validated against the schema."""
     if source == "synthetic":

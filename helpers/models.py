@@ -180,6 +180,9 @@ def load_tiny_lm(settings: TinySettings = TINY, verbose: bool = True, quantizati
     extra = {"quantization_config": nf4_config(torch.float32), "device_map": "cpu"} if quantization == "nf4" else {}
     with _no_progress_bars():
         model = PhiForCausalLM.from_pretrained(path, **extra).eval()
+    for module in model.modules():  # bitsandbytes repacks NF4 weights for CPU inference on the first eval
+        if hasattr(module, "support_avx512bf16_for_cpu"):  # forward, and its training path then fails:
+            module.support_avx512bf16_for_cpu = False  # keep the standard layout so a model can answer, then train
     return model, AutoTokenizer.from_pretrained(path)
 
 
@@ -244,5 +247,5 @@ def load_lm(rt, quantization: str = "none"):
     """The track's language model and tokenizer: phi-2 on the GPU track, the tiny Phi on the CPU track."""
     if rt.track == "gpu":
         return load_phi2(rt.dtype, quantization)
-    model, tokenizer = load_tiny_lm()
+    model, tokenizer = load_tiny_lm(quantization=quantization)
     return model, ensure_pad_token(tokenizer)

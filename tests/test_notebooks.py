@@ -1,12 +1,16 @@
 """Every notebook in notebooks/ runs headlessly on the CPU track; its recorded results are checked.
 
 A new notebook joins by being added to the folder and by adding a ``check_<name>`` function here.
+``python3 workbook.py test`` executes each notebook once (nbval, CPU track) and points
+``$WORKBOOK_RECORDS`` at what they recorded; without it, this module runs them with papermill.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -68,15 +72,63 @@ def check_02_gpu_memory_math(r: dict) -> None:
     assert minutes["LoRA fp16"] / minutes["full fine-tuning"] == pytest.approx(ratio)
 
 
+def check_03_lora_sft(r: dict) -> None:
+    """Held-out patients only; every target adapted; the mask, training, evaluation and round trips hold."""
+    from helpers.models import TINY
+
+    assert r["track"] == "cpu" and r["n_test"] >= 40 and r["train_patients_in_test"] == 0
+    assert set(r["adapters_per_module"]) == set(r["target_modules"])
+    assert all(n == TINY.num_layers for n in r["adapters_per_module"].values())
+    h, f = TINY.hidden_size, TINY.intermediate_size
+    assert r["trainable_parameters"] == r["lora_r"] * TINY.num_layers * (4 * 2 * h + 2 * (h + f))
+    labels = r["label_counts"]
+    assert labels["eos"] == 1 and labels["answer"] > 0 and labels["prompt"] > labels["answer"]
+    assert r["last_loss"] < r["first_loss"] - 1.0 and r["tokens_per_second"] > 0
+    for metric in ("rouge_l", "token_f1"):
+        base, tuned = r[metric]["base"]["overall"], r[metric]["fine-tuned"]["overall"]
+        assert tuned > base + 0.05 and tuned > 1.5 * base, f"fine-tuned {metric} {tuned:.3f} vs base {base:.3f}"
+    better = sum(r["rouge_l"]["difference"][t] > 0 for t in r["rouge_l"]["difference"] if t != "overall")
+    assert better >= 5, f"fine-tuning helped on only {better} of 8 tasks"
+    assert {"adapter_model.safetensors", "adapter_config.json", "README.md"} <= set(r["adapter_files"])
+    assert r["reload_same_answers"] and r["reload_logit_gap"] == 0
+    assert r["merge_same_answers"] and r["merge_logit_gap"] < 1e-3
+    assert 0.25 < r["memory_measured_bytes"] / r["memory_estimate_bytes"] < 4  # estimate in the right range
+
+
+def check_04_qlora_sft(r: dict) -> None:
+    """Real NF4 weights; QLoRA beats its base; 03's results are read back; merging goes into float weights."""
+    assert r["track"] == "cpu" and r["quantized_layer"] == "Linear4bit" and r["stored_dtype"] == "torch.uint8"
+    assert r["blocksize"] == 64 and 0 < r["dequant_relative_error"] < 0.25
+    float_bytes, nf4_bytes = r["weight_bytes"].values()
+    assert nf4_bytes < 0.8 * float_bytes
+    assert r["optimizer"].endswith("adamw_torch")  # paged 8-bit AdamW needs CUDA
+    assert r["last_loss"] < r["first_loss"] - 1.0
+    base, tuned = r["rouge_l"]["base"]["overall"], r["rouge_l"]["fine-tuned"]["overall"]
+    assert tuned > base + 0.05, f"QLoRA ROUGE-L {tuned:.3f} vs base {base:.3f}"
+    assert "LoRA (notebook 03)" in r["versus_lora"], "notebook 04 did not find notebook 03's results"
+    assert r["reload_same_answers"] and r["merge_logit_gap"] > 0  # merged float != NF4: the quantization error
+
+
+@pytest.fixture(scope="module")
+def series_dir(tmp_path_factory):
+    """One output folder for the whole series, as in build/: notebook 04 reads what 03 recorded."""
+    return tmp_path_factory.mktemp("series")
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_on_cpu_track(path, tmp_path):
-    row = execute(path, tmp_path, track="cpu")
-    assert row["status"] == "pass", f"{path.name} failed: {row['error']} (see {tmp_path / path.name})"
-    results = json.loads((tmp_path / f"{path.stem}.json").read_text())
+def test_notebook_runs_on_cpu_track(path, series_dir):
+    recorded = os.environ.get("WORKBOOK_RECORDS")
+    if recorded:
+        results_file = Path(recorded) / f"{path.stem}.json"
+        assert results_file.exists(), f"{path.name} recorded nothing in {recorded}: its nbval run failed (see above)"
+    else:
+        row = execute(path, series_dir, track="cpu")
+        assert row["status"] == "pass", f"{path.name} failed: {row['error']} (see {series_dir / path.name})"
+        results_file = series_dir / f"{path.stem}.json"
+        print(f"{path.stem}: {row['seconds']} s")
     check = globals().get(f"check_{path.stem}")
     assert check is not None, f"add check_{path.stem}(results) to tests/test_notebooks.py"
-    check(results)
-    print(f"{path.stem}: {row['seconds']} s")
+    check(json.loads(results_file.read_text()))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
