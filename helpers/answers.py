@@ -1,7 +1,7 @@
 """Answer held-out questions with a (fine-tuned) model and compare answers (introduced in notebook 03).
 
-Greedy decoding of the workshop prompt, stopped at EOS or at a stop string, and the side-by-side
-comparer widget (base answer with the adapter switched off, adapter answer with it on).
+Greedy decoding of the workshop prompt, stopped at EOS or at a stop string; switching a peft
+adapter off for the base model's answer; a side-by-side table of answers.
 """
 
 from __future__ import annotations

@@ -94,9 +94,10 @@ def _rss_bytes() -> int | None:
 def peak_memory(device: str):
     """Measure the peak memory of the block: CUDA peak allocated on a GPU, process peak RSS on CPU.
 
-    Yields a dict that gets ``kind``, ``baseline`` (bytes in use at the start) and ``peak`` on exit.
-    On CPU a background thread samples the resident set every 20 ms; RSS also counts the Python
-    runtime and the libraries, so only ``peak - baseline`` is about the training itself.
+    Yields a dict that gets ``kind``, ``baseline`` (bytes in use at the start), ``peak`` and ``used``
+    on exit. On CPU a background thread samples the resident set every 20 ms; RSS also counts the
+    Python runtime and the libraries, so ``used`` is ``peak - baseline`` there. On CUDA ``used`` is
+    the peak allocated, weights included (the CUDA context is not part of it).
     """
     import torch
 
@@ -105,7 +106,7 @@ def peak_memory(device: str):
         torch.cuda.reset_peak_memory_stats()
         result["baseline"] = torch.cuda.memory_allocated()
         yield result
-        result["peak"] = torch.cuda.max_memory_allocated()
+        result["peak"] = result["used"] = torch.cuda.max_memory_allocated()
         return
     samples = [_rss_bytes() or 0]
     done = threading.Event()
@@ -123,3 +124,4 @@ def peak_memory(device: str):
         done.set()
         thread.join()
         result["peak"] = max(samples)
+        result["used"] = result["peak"] - result["baseline"]

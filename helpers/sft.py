@@ -77,6 +77,18 @@ def fit_to_length(df: pd.DataFrame, tokenizer, max_length: int) -> pd.DataFrame:
     return kept
 
 
+def train_test_rows(splits: dict, tokenizer, max_length: int, n_train: int, n_test: int,
+                    seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Training rows (a seeded sample) and held-out rows (the first ``n_test // 8`` per task), both length-filtered.
+
+    Notebooks 03 and 04 call this with the same arguments, so they score the very same questions.
+    """
+    train, test = (fit_to_length(splits[name], tokenizer, max_length) for name in ("train", "test"))
+    print(f"Token filter at {max_length}: kept {len(train):,} of {len(splits['train']):,} training rows and "
+          f"{len(test):,} of {len(splits['test']):,} test rows.")
+    return train.sample(min(n_train, len(train)), random_state=seed), test.groupby("task").head(n_test // 8)
+
+
 def lora_config(r: int = 16, alpha: int = 32, dropout: float = 0.05, target_modules=PHI2_TARGET_MODULES):
     """LoRA on phi-2's attention (q, k, v, dense) and MLP (fc1, fc2) projections."""
     from peft import LoraConfig
@@ -156,24 +168,16 @@ def last_checkpoint(output_dir) -> str | None:
 def train(trainer) -> dict:
     """Train, resuming from the last checkpoint if one exists; return steps, time and tokens per second."""
     resume = last_checkpoint(trainer.args.output_dir)
-    start_step = int(resume.rsplit("-", 1)[1]) if resume else 0
+    saved = json.loads((Path(resume) / "trainer_state.json").read_text()) if resume else {}
+    start_step, tokens_before = saved.get("global_step", 0), saved.get("num_input_tokens_seen", 0)
     if resume:
         print(f"Resuming from {resume} (step {start_step} of {trainer.args.max_steps}).")
-    tokens_before = _tokens_seen(resume)
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - start
     tokens = trainer.state.num_input_tokens_seen - tokens_before
     return {"resumed_from_step": start_step, "steps": trainer.state.global_step - start_step,
             "seconds": seconds, "tokens": tokens, "tokens_per_second": tokens / seconds if seconds else 0.0}
-
-
-def _tokens_seen(checkpoint: str | None) -> int:
-    """Tokens the run had seen when ``checkpoint`` was saved (0 without one)."""
-    if not checkpoint:
-        return 0
-    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
-    return int(state.get("num_input_tokens_seen", 0))
 
 
 def loss_history(trainer) -> pd.DataFrame:

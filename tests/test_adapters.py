@@ -85,6 +85,7 @@ def test_peak_memory_sees_a_large_allocation():
         time.sleep(0.1)  # give the sampler a moment
     assert mem["kind"] == "process peak RSS"
     assert mem["peak"] - mem["baseline"] >= 48 * 2**20
+    assert mem["used"] == mem["peak"] - mem["baseline"]  # on CPU, what the block added
     del block
 
 
