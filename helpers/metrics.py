@@ -107,3 +107,58 @@ def compare(scored_by_name: Mapping[str, pd.DataFrame], metric: str = "rouge_l")
     table["difference"] = table[names[-1]] - table[names[0]]
     table.index.name = "task"
     return table
+
+
+# --- AUROC for the outcome classifiers (introduced in notebook 05) ----------------------------------------------
+
+def binary_auroc(y_true: Sequence[int], scores: Sequence[float]) -> float:
+    """Area under the ROC curve: the chance that a random positive outscores a random negative (ties count 1/2)."""
+    y, s = np.asarray(y_true).astype(bool).ravel(), np.asarray(scores, dtype=float).ravel()
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        only = int(y[0]) if len(y) else "-"
+        raise WorkbookError(f"AUROC needs both classes, but these {len(y)} labels are all {only}: "
+                            "use a larger or differently seeded test split.")
+    ranks = pd.Series(s).rank(method="average").to_numpy()  # tied scores share their average rank
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))  # Mann-Whitney U / (n_pos * n_neg)
+
+
+def ovr_auroc(y_true: Sequence[int], probs: np.ndarray) -> float:
+    """Multi-class AUROC, one-vs-rest, macro mean over the classes present in y_true (column k scores class k)."""
+    y, p = np.asarray(y_true).ravel(), np.asarray(probs, dtype=float)
+    present = [k for k in range(p.shape[1]) if 0 < (y == k).sum() < len(y)]
+    if not present:
+        raise WorkbookError("One-vs-rest AUROC needs at least two classes in the test labels: use a larger test split.")
+    return float(np.mean([binary_auroc(y == k, p[:, k]) for k in present]))
+
+
+def multilabel_auroc(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, int]:
+    """Mean per-label AUROC over labels with both classes in y_true, and how many labels that was."""
+    y, s = np.asarray(y_true), np.asarray(scores, dtype=float)
+    usable = [j for j in range(y.shape[1]) if 0 < y[:, j].sum() < len(y)]
+    if not usable:
+        raise WorkbookError("No label has both classes in the test split, so AUROC is undefined: use more notes.")
+    return float(np.mean([binary_auroc(y[:, j], s[:, j]) for j in usable])), len(usable)
+
+
+def task_auroc(kind: str, y_true, scores) -> float:
+    """AUROC for a task kind: 'binary' (positive-class score), 'multiclass' (OvR macro), 'multilabel' (mean)."""
+    if kind == "binary":
+        return binary_auroc(y_true, np.asarray(scores)[:, 1] if np.ndim(scores) == 2 else scores)
+    if kind == "multiclass":
+        return ovr_auroc(y_true, scores)
+    if kind == "multilabel":
+        return multilabel_auroc(y_true, scores)[0]
+    raise WorkbookError(f"Unknown task kind {kind!r}: use 'binary', 'multiclass' or 'multilabel'.")
+
+
+def ovo_auroc(y_true: Sequence[int], probs: np.ndarray) -> float:
+    """Multi-class AUROC, one-vs-one (Hand and Till 2001, scikit-learn's 'ovo'): mean over class pairs."""
+    y, p = np.asarray(y_true).ravel(), np.asarray(probs, dtype=float)
+    present = [k for k in range(p.shape[1]) if (y == k).any()]
+    pairs = [(j, k) for i, j in enumerate(present) for k in present[i + 1:]]
+    if not pairs:
+        raise WorkbookError("One-vs-one AUROC needs at least two classes in the test labels: use a larger test split.")
+    both = [(y == j) | (y == k) for j, k in pairs]
+    return float(np.mean([(binary_auroc(y[m] == j, p[m, j]) + binary_auroc(y[m] == k, p[m, k])) / 2
+                          for (j, k), m in zip(pairs, both, strict=True)]))

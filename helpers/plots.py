@@ -89,3 +89,40 @@ def peak_lines(curves: dict[str, pd.Series], gpu_gib: float, xlabel: str, title:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def grouped_bars(table: pd.DataFrame, ylabel: str, title: str, chance: float | None = 0.5):
+    """One group of bars per column (e.g. task), one bar per row (e.g. variant), with a chance line."""
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(10, 4))
+    width = 0.8 / len(table)
+    x = np.arange(len(table.columns))
+    for i, (name, row) in enumerate(table.iterrows()):
+        ax.bar(x + (i - (len(table) - 1) / 2) * width, row.to_numpy(float), width, label=str(name))
+    if chance is not None:
+        ax.axhline(chance, color="grey", linestyle="--", linewidth=1, label="chance")
+    ax.set_xticks(x, table.columns)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(min(0.4, float(table.min().min()) - 0.05), min(1.0, float(table.max().max()) + 0.1))
+    ax.set_title(title)
+    ax.legend(fontsize=8, ncol=2, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def roc_curves(y_true, scores_by_name: dict, title: str):
+    """ROC curves (scikit-learn's roc_curve) of several score vectors against the same binary labels."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for name, scores in scores_by_name.items():
+        fpr, tpr, _ = roc_curve(y_true, scores)
+        ax.plot(fpr, tpr, label=f"{name} (AUROC {roc_auc_score(y_true, scores):.3f})")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="chance")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig

@@ -225,3 +225,8 @@ def preflight(track: str = "auto", seed: int = 0) -> Runtime:
     seed_everything(seed)
     print(banner(rt))
     return rt
+
+
+def choose(defaults: dict, track: str, **chosen) -> dict:
+    """``defaults[track]``, overridden by every setting in ``chosen`` that is not None (None means "track default")."""
+    return {**defaults[track], **{k: v for k, v in chosen.items() if v is not None}}

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .data import filter_by_tokens
 from .models import PHI2_TARGET_MODULES
-from .runtime import WorkbookError
+from .runtime import WorkbookError, choose
 
 INSTRUCTION = ("You are a careful clinical assistant. Read the clinical note between [note start] and "
                "[note end], then answer the question using only the note.")
@@ -32,7 +32,7 @@ TRACK_DEFAULTS = {  # what fits the time: ~2 minutes of CPU, ~20 minutes of a T4
 
 def track_settings(track: str, **chosen) -> dict:
     """The track's defaults, overridden by every setting in ``chosen`` that is not None."""
-    return {**TRACK_DEFAULTS[track], **{k: v for k, v in chosen.items() if v is not None}}
+    return choose(TRACK_DEFAULTS, track, **chosen)
 
 
 def prompt_of(note: str, question: str) -> str:

@@ -119,3 +119,60 @@ def test_compare_difference_is_last_minus_first():
     assert table["difference"].tolist() == pytest.approx((table["fine-tuned"] - table["base"]).tolist())
     flipped = metrics.compare({"fine-tuned": tuned, "base": base}, metric="token_f1")
     assert flipped.loc["overall", "difference"] == pytest.approx(-table.loc["overall", "difference"])
+
+
+# --- AUROC (notebook 05), against scikit-learn ---------------------------------------------------------------
+
+def _rng():
+    import numpy as np
+
+    return np.random.default_rng(7)
+
+
+def test_binary_auroc_matches_sklearn_with_ties():
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    rng = _rng()
+    y = rng.integers(0, 2, 300)
+    s = np.round(rng.random(300) + 0.4 * y, 1)  # rounding makes many ties
+    assert metrics.binary_auroc(y, s) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    assert metrics.binary_auroc([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4]) == 1.0
+    assert metrics.binary_auroc([0, 1], [0.5, 0.5]) == 0.5
+    assert metrics.task_auroc("binary", y, np.stack([1 - s, s], 1)) == pytest.approx(roc_auc_score(y, s))
+
+
+def test_multiclass_one_vs_rest_and_one_vs_one_match_sklearn():
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    rng = _rng()
+    y = rng.integers(0, 4, 400)
+    p = rng.dirichlet(np.ones(4), 400)
+    p[np.arange(400), y] += 0.25
+    p /= p.sum(1, keepdims=True)
+    assert metrics.ovr_auroc(y, p) == pytest.approx(roc_auc_score(y, p, multi_class="ovr", average="macro"))
+    assert metrics.ovo_auroc(y, p) == pytest.approx(roc_auc_score(y, p, multi_class="ovo", average="macro"))
+    assert metrics.task_auroc("multiclass", y, p) == metrics.ovr_auroc(y, p)
+
+
+def test_multilabel_auroc_skips_a_constant_label_column():
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    rng = _rng()
+    y = rng.integers(0, 2, (200, 5))
+    y[:, 2] = 0  # no positive in the test split: AUROC undefined for this label, so it is left out
+    s = rng.random((200, 5)) + 0.3 * y
+    value, used = metrics.multilabel_auroc(y, s)
+    assert used == 4
+    assert value == pytest.approx(np.mean([roc_auc_score(y[:, j], s[:, j]) for j in (0, 1, 3, 4)]))
+
+
+def test_auroc_single_class_is_one_clear_error():
+    with pytest.raises(WorkbookError, match="both classes"):
+        metrics.binary_auroc([0, 0, 0], [0.1, 0.2, 0.3])
+    with pytest.raises(WorkbookError, match="No label"):
+        metrics.multilabel_auroc([[1, 0], [1, 0]], [[0.2, 0.1], [0.3, 0.4]])
+    with pytest.raises(WorkbookError, match="kind"):
+        metrics.task_auroc("regression", [0, 1], [0.1, 0.2])
