@@ -109,6 +109,24 @@ def check_04_qlora_sft(r: dict) -> None:
     assert r["reload_same_answers"] and r["merge_logit_gap"] > 0  # merged float != NF4: the quantization error
 
 
+
+def check_05_two_stage_classifier(r: dict) -> None:
+    """Stage 1 lowers held-out perplexity; every variant is wired as intended, beats chance, and the variants
+    with trainable adapters beat head-only on macro AUROC (on the synthetic labels)."""
+    assert r["track"] == "cpu" and r["train_patients_in_test"] == 0 and r["stage1_test_patients"] == 0
+    assert r["ppl_after"]["test"] < r["ppl_before"]["test"]
+    assert set(r["adapter_files"]) >= {"adapter_config.json", "adapter_model.safetensors"}
+    assert set(r["variants"]) == set("abcdef") and all(r["wiring_ok"].values())
+    assert r["trap_downstream_grad"] == 0 and r["trap_clinical_grad"] > 0
+    macro = r["macro_auroc"]
+    assert all(m > 0.5 for m in macro.values()), macro
+    assert all(macro[k] > macro["a"] for k in "bdef"), macro  # trainable adapters beat head only
+    for key, per_task in r["auroc"].items():
+        assert set(per_task) == {"PMV", "MOR", "LOS", "DIAG", "PROC"}
+        assert abs(sum(per_task.values()) / 5 - macro[key]) < 1e-9
+        assert all(0.3 < v < 1.0 for v in per_task.values())
+    assert all(abs(r["los_ovo"][k] - r["auroc"][k]["LOS"]) < 0.1 for k in r["los_ovo"])
+
 @pytest.fixture(scope="module")
 def series_dir(tmp_path_factory):
     """One output folder for the whole series, as in build/: notebook 04 reads what 03 recorded."""
