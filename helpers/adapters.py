@@ -51,7 +51,12 @@ def save_adapter(model, path, card: str) -> list[str]:
     path = Path(path)
     model.save_pretrained(path)
     (path / "README.md").write_text(card)
-    return sorted(p.name for p in path.iterdir())
+    return adapter_files(path)
+
+
+def adapter_files(path) -> list[str]:
+    """The names of the files in a saved adapter folder (peft's format: config JSON, safetensors weights)."""
+    return sorted(p.name for p in Path(path).iterdir())
 
 
 def adapter_config(path) -> dict:

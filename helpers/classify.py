@@ -11,7 +11,6 @@ import contextlib
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -96,15 +95,16 @@ def load_classifier(model_dir, n_outputs: int, pad_token_id: int, dtype=torch.fl
     from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 
+    from .models import _no_progress_bars
+
     level = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the "score.weight newly initialized" report is expected here
-    hf_logging.disable_progress_bar()
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            model_dir, num_labels=n_outputs, pad_token_id=pad_token_id, dtype=dtype)
+        with _no_progress_bars():
+            model = AutoModelForSequenceClassification.from_pretrained(
+                model_dir, num_labels=n_outputs, pad_token_id=pad_token_id, dtype=dtype)
     finally:
         hf_logging.set_verbosity(level)
-        hf_logging.enable_progress_bar()
     model.score.float()  # the head trains in fp32 even on an fp16 base
     return model.to(device)
 
@@ -266,8 +266,3 @@ def predict(model, ids, layout, pad_id: int, batch_size: int = 64) -> dict[str, 
     logits = torch.cat(chunks)
     return {lab.task.column: (logits[:, cut].sigmoid() if lab.task.kind == "multilabel"
                               else logits[:, cut].softmax(-1)).numpy() for lab, cut in layout}
-
-
-def adapter_files(directory) -> list[str]:
-    """The files of a saved adapter (peft's standard format: config JSON and safetensors weights)."""
-    return sorted(p.name for p in Path(directory).iterdir())

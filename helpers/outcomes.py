@@ -23,15 +23,20 @@ class Task:
 
     column: str
     short: str
-    kind: str  # "binary", "multiclass" (n_classes) or "multilabel" (codes joined by ";")
+    kind: str  # "binary", "multiclass" (see classes) or "multilabel" (codes joined by ";")
     title: str
-    n_classes: int = 2
+    classes: tuple[str, ...] = ()  # class names of a multi-class task; binary tasks are named "<short>=0/1"
+
+    @property
+    def n_classes(self) -> int:
+        """How many classes a single-label task has."""
+        return len(self.classes) or 2
 
 
 TASKS: dict[str, Task] = {t.column: t for t in (
     Task("prolonged_mv", "PMV", "binary", "prolonged mechanical ventilation (> 7 days)"),
     Task("mortality", "MOR", "binary", "in-hospital mortality"),
-    Task("los_bucket", "LOS", "multiclass", "length of stay (4 buckets)", n_classes=len(LOS_BUCKETS)),
+    Task("los_bucket", "LOS", "multiclass", "length of stay (4 buckets)", classes=LOS_BUCKETS),
     Task("diagnoses", "DIAG", "multilabel", "diagnosis codes"),
     Task("procedures", "PROC", "multilabel", "procedure codes"),
 )}
@@ -112,7 +117,7 @@ def labels_for(task: Task, train: pd.DataFrame, test: pd.DataFrame) -> Labels:
             raise WorkbookError(f"No {task.short} code occurs in some but not all test notes, so AUROC is undefined "
                                 "for it: use more notes (N_NOTES) or drop the task from TASKS.")
         return Labels(task, names, y_train, y_test, None)
-    names = list(LOS_BUCKETS) if task.column == "los_bucket" else [f"{task.short}={k}" for k in range(task.n_classes)]
+    names = list(task.classes) or [f"{task.short}={k}" for k in range(task.n_classes)]
     y_train, y_test = train[task.column].to_numpy(int), test[task.column].to_numpy(int)
     for split, y in (("training", y_train), ("test", y_test)):
         if len(np.unique(y)) < 2:
