@@ -78,11 +78,15 @@ def test_each_variant_trains_exactly_its_groups(stage1, batch, key):
 def test_added_but_not_activated_adapter_gets_no_gradient(stage1, batch):
     base_dir, clinical_dir, tokenizer = stage1
     model = classify.attach_clinical(classify.load_classifier(base_dir, 5, tokenizer.pad_token_id), clinical_dir)
+    assert _check(model, batch).loc["clinical", "grad_norm"] > 0  # attached trainable
+    for name, param in model.named_parameters():  # as variant d wants: clinical frozen, head trained
+        param.requires_grad = classify.group_of(name) == "head"
     model.add_adapter("downstream", _downstream())
     table = _check(model, batch)
-    assert table.loc["downstream", "grad_norm"] == 0 and table.loc["clinical", "grad_norm"] > 0
-    model.base_model.set_adapter(["clinical", "downstream"])
-    assert _check(model, batch).loc["downstream", "grad_norm"] > 0
+    assert table.loc["downstream", "grad_norm"] == 0 and table.loc["clinical", "grad_norm"] == 0
+    model.base_model.set_adapter(["clinical", "downstream"])  # activates both, and unfreezes clinical
+    table = _check(model, batch)
+    assert table.loc["downstream", "grad_norm"] > 0 and table.loc["clinical", "grad_norm"] > 0
 
 
 def test_classifier_has_pad_token_and_pools_last_real_token(stage1):

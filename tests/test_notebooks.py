@@ -117,7 +117,7 @@ def check_05_two_stage_classifier(r: dict) -> None:
     assert r["ppl_after"]["test"] < r["ppl_before"]["test"]
     assert set(r["adapter_files"]) >= {"adapter_config.json", "adapter_model.safetensors"}
     assert set(r["variants"]) == set("abcdef") and all(r["wiring_ok"].values())
-    assert r["trap_downstream_grad"] == 0 and r["trap_clinical_grad"] > 0
+    assert r["trap_downstream_grad"] == 0 and r["trap_clinical_grad_frozen"] == 0 and r["trap_clinical_grad"] > 0
     macro = r["macro_auroc"]
     assert all(m > 0.5 for m in macro.values()), macro
     assert all(macro[k] > macro["a"] for k in "bdef"), macro  # trainable adapters beat head only
