@@ -11,16 +11,34 @@ from pathlib import Path
 
 REPO_URL = "https://github.com/clinical-llm-workbook/clinical-llm-workbook"
 BRANCH = "main"
+CLONE_DIR = "/content/workbook"  # kept by "Restart session", gone with a new runtime
+INSTALLED = ".requirements-installed"  # marker inside the clone, written after a successful install
 SETUP_TAG = "setup"
 
-SETUP_CELL = f'''# Setup. On Colab only: fetch the workbook and install its pinned requirements (once per runtime).
-import importlib.util, subprocess, sys
-if "google.colab" in sys.modules and importlib.util.find_spec("helpers") is None:
-    subprocess.run(["git", "clone", "-q", "--depth", "1", "-b", "{BRANCH}", "{REPO_URL}", "/content/workbook"],
-                   check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", "/content/workbook/requirements.txt"],
-                   check=True)
-    sys.path.insert(0, "/content/workbook")
+# Only tests/test_colab.py sets these two variables, to clone a local repository into a temporary folder.
+URL_ENV, DIR_ENV = "WORKBOOK_REPO_URL", "WORKBOOK_CLONE_DIR"
+
+SETUP_CELL = f'''# Setup. On Colab: clone the workbook, install what Colab lacks; once per runtime, safe to re-run.
+import os, subprocess, sys
+if "google.colab" in sys.modules:
+    # The tests point these two variables at a local repository and a temporary folder.
+    url = os.environ.get("{URL_ENV}", "{REPO_URL}")
+    folder = os.environ.get("{DIR_ENV}", "{CLONE_DIR}")
+    if os.path.isdir(f"{{folder}}/.git"):
+        print(f"Reusing the workbook cloned earlier in {{folder}}.")
+    else:
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "-b", "{BRANCH}", url, folder], check=True)
+    if not os.path.exists(f"{{folder}}/{INSTALLED}"):
+        print("Installing the workbook's requirements (once per runtime)...")
+        pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", f"{{folder}}/requirements.txt"],
+                             capture_output=True, text=True)
+        if pip.returncode:
+            print(pip.stdout, pip.stderr, file=sys.stderr)
+            raise RuntimeError("Installing the requirements failed: read pip's message above, fix its cause "
+                               "(often the network) and run this cell again.")
+        open(f"{{folder}}/{INSTALLED}", "w").close()
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
 import helpers
 rt = helpers.preflight(TRACK, seed=SEED)  # prints which track, device and precision, and why'''
 
