@@ -4,7 +4,8 @@
     python3 workbook.py run    # execute every notebook on the CPU track into build/, write build/index.html
     python3 workbook.py test   # the test suite: unit tests, papermill runs, pytest --nbval-lax notebooks/
 
-Both create ./.venv on first use (torch first, then requirements.txt, then helpers) and reuse it after.
+Both create ./.venv on first use (torch first, then requirements-dev.txt, which includes requirements.txt, then
+helpers) and reuse it after; a change to either requirements file or pyproject.toml reinstalls.
 torch: a CPU build (torch==2.13.0+cpu) on a machine without an NVIDIA GPU, so no CUDA wheels are pulled.
 """
 
@@ -22,6 +23,8 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 TORCH = "2.13.0"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+REQUIREMENTS = "requirements-dev.txt"  # starts with `-r requirements.txt` (what Colab installs), adds the local stack
+STAMP_INPUTS = ("requirements.txt", REQUIREMENTS, "pyproject.toml")  # a change to any of them reinstalls
 
 
 def say(message: str) -> None:
@@ -60,19 +63,23 @@ def install_torch() -> None:
                  f"(`{venv_python()} -m pip install torch=={TORCH}`) and run this command again.")
 
 
+def stamp_hash() -> str:
+    """A hash of both requirements files and pyproject.toml: the installed environment's fingerprint."""
+    return hashlib.sha256(b"".join((ROOT / name).read_bytes() for name in STAMP_INPUTS)).hexdigest()
+
+
 def ensure_env() -> str:
-    """Create or update .venv so that it matches requirements.txt and pyproject.toml; return its python."""
+    """Create or update .venv so that it matches the requirements files and pyproject.toml; return its python."""
     if not Path(venv_python()).exists():
         say(f"creating the virtual environment {VENV}")
         venv.create(VENV, with_pip=True)
     stamp = VENV / ".workbook-installed"
-    inputs = b"".join((ROOT / name).read_bytes() for name in ("requirements.txt", "pyproject.toml"))
-    wanted = hashlib.sha256(inputs).hexdigest()
+    wanted = stamp_hash()
     if stamp.exists() and stamp.read_text() == wanted:
         return venv_python()
     install_torch()
-    say("installing requirements.txt and helpers (a few minutes the first time)")
-    if pip("-r", str(ROOT / "requirements.txt")) or pip("-e", str(ROOT)):
+    say(f"installing {REQUIREMENTS} and helpers (a few minutes the first time)")
+    if pip("-r", str(ROOT / REQUIREMENTS)) or pip("-e", str(ROOT)):
         sys.exit("Installing the requirements failed: read pip's message above, fix it, and run this command again.")
     stamp.write_text(wanted)
     return venv_python()

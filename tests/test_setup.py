@@ -1,4 +1,5 @@
-"""The set-up: pinned requirements without torch, and a torch install that never pulls CUDA on a CPU machine."""
+"""The set-up: pinned requirements without torch (Colab's list apart from the local stack), and a torch install
+that never pulls CUDA on a CPU machine."""
 
 from __future__ import annotations
 
@@ -9,8 +10,30 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-REQUIRED = {"transformers", "peft", "trl", "datasets", "bitsandbytes", "accelerate", "matplotlib",
-            "ipywidgets", "papermill", "nbval"}
+COLAB_FILE, DEV_FILE = "requirements.txt", "requirements-dev.txt"
+# What the lessons and helpers import (torch aside), and what the local runs and tests need on top.
+REQUIRED = {"transformers", "tokenizers", "peft", "trl", "datasets", "bitsandbytes", "accelerate", "safetensors",
+            "rouge-score", "pandas", "scikit-learn", "matplotlib", "ipywidgets", "ipykernel", "papermill",
+            "nbformat", "nbval", "pytest", "ruff"}
+# Colab ships these, pinned to each other, or they are tools: its setup cell must not replace them.
+NOT_ON_COLAB = ("ipykernel", "jupyter", "notebook", "pytest", "nbval", "papermill", "nbformat", "pandas",
+                "matplotlib", "ipywidgets", "ruff")
+PINS_BEFORE_THE_SPLIT = {  # every pin requirements.txt held before it was split, kept exactly
+    "transformers": "5.23.0", "tokenizers": "0.23.3", "peft": "0.21.2", "trl": "1.16.0", "datasets": "5.2.0",
+    "bitsandbytes": "0.50.2", "accelerate": "1.15.0", "safetensors": "0.8.0", "pandas": "3.1.1",
+    "scikit-learn": "1.9.1", "rouge-score": "0.1.2", "matplotlib": "3.11.2", "ipywidgets": "8.1.9",
+    "ipykernel": "7.4.0", "papermill": "2.7.0", "nbformat": "5.11.1", "nbval": "0.11.0", "pytest": "9.2.0"}
+
+
+def _lines(name: str) -> list[str]:
+    """The requirement lines of ``name``, comments and blanks dropped."""
+    lines = [line.split("#")[0].strip() for line in (ROOT / name).read_text().splitlines()]
+    return [line for line in lines if line]
+
+
+def _pins(name: str) -> dict[str, str]:
+    """``{package: version}`` for the pinned lines of ``name`` (``-r`` includes left out)."""
+    return dict(line.split("==") for line in _lines(name) if not line.startswith("-r"))
 
 
 def _workbook():
@@ -21,11 +44,43 @@ def _workbook():
 
 
 def test_requirements_are_pinned_and_leave_torch_out():
-    lines = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
-    pins = dict(line.split("==") for line in lines if line)
-    assert REQUIRED <= set(pins)
-    assert all(re.fullmatch(r"\d+(\.\d+)+", v) for v in pins.values())
-    assert "torch" not in pins
+    colab, dev = _pins(COLAB_FILE), _pins(DEV_FILE)
+    assert _lines(DEV_FILE)[0] == f"-r {COLAB_FILE}", "the dev file builds on what Colab installs"
+    assert [line for line in _lines(COLAB_FILE) + _lines(DEV_FILE) if "==" not in line] == [f"-r {COLAB_FILE}"]
+    assert not set(colab) & set(dev), "a package is listed in both files"
+    assert REQUIRED <= set(colab) | set(dev)
+    assert all(re.fullmatch(r"\d+(\.\d+)+", v) for v in [*colab.values(), *dev.values()])
+    assert "torch" not in colab and "torch" not in dev
+    assert PINS_BEFORE_THE_SPLIT.items() <= {**colab, **dev}.items()
+
+
+def test_colab_installs_no_kernel_or_test_packages():
+    listed = _pins(COLAB_FILE)
+    assert not [name for name in listed if name.startswith(NOT_ON_COLAB)]
+    assert not [line for line in _lines(COLAB_FILE) if line.startswith("-")], "no includes in the Colab file"
+
+
+def test_workbook_installs_the_dev_file_and_reinstalls_when_either_file_changes(monkeypatch, tmp_path):
+    wb = _workbook()
+    for name in wb.STAMP_INPUTS:
+        (tmp_path / name).write_bytes((ROOT / name).read_bytes())
+    monkeypatch.setattr(wb, "ROOT", tmp_path)
+    monkeypatch.setattr(wb, "VENV", tmp_path / ".venv")
+    Path(wb.venv_python()).parent.mkdir(parents=True)
+    Path(wb.venv_python()).touch()  # an existing venv: nothing is created
+    calls = []
+    monkeypatch.setattr(wb, "install_torch", lambda: None)
+    monkeypatch.setattr(wb, "pip", lambda *args: calls.append(args) or 0)
+    wb.ensure_env()
+    assert calls[0] == ("-r", str(tmp_path / DEV_FILE))
+    wb.ensure_env()
+    assert len(calls) == 2, "an unchanged environment was installed again"
+    for name in (COLAB_FILE, DEV_FILE):
+        with (tmp_path / name).open("a") as f:
+            f.write("# changed\n")
+        wb.ensure_env()
+        assert calls[-2] == ("-r", str(tmp_path / DEV_FILE)), f"a change to {name} did not reinstall"
+    assert len(calls) == 6
 
 
 @pytest.mark.parametrize("gpu, expected", [(False, "torch==2.13.0+cpu"), (True, "torch==2.13.0")])
