@@ -83,15 +83,16 @@ def group_of(name: str) -> str:
     return "backbone"
 
 
-def base_for(rt):
-    """Where the classifier's body comes from: (model dir or Hub id, dtype, device) for the track."""
-    from .models import PHI2, tiny_model_dir
+def base_for(rt) -> tuple[str, torch.dtype, str]:
+    """Where the classifier's body comes from: (model folder or Hub id, dtype, device) for this runtime."""
+    from .models import tiny_model_dir
+    from .runtime import TINY_MODEL
 
-    return (PHI2, rt.dtype, "cuda") if rt.track == "gpu" else (tiny_model_dir(), torch.float32, "cpu")
+    return (str(tiny_model_dir()) if rt.model == TINY_MODEL else rt.model), rt.dtype, rt.device
 
 
-def load_classifier(model_dir, n_outputs: int, pad_token_id: int, dtype=torch.float32, device="cpu"):
-    """A PhiForSequenceClassification from a causal-LM checkpoint, with a fresh head and pad_token_id set."""
+def load_classifier(model_dir, n_outputs: int, pad_token_id: int, dtype=torch.float32, device="cpu", seed: int = 0):
+    """A PhiForSequenceClassification from a causal-LM checkpoint, with a fresh fp32 head and pad_token_id set."""
     from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 
@@ -102,11 +103,28 @@ def load_classifier(model_dir, n_outputs: int, pad_token_id: int, dtype=torch.fl
     try:
         with _no_progress_bars():
             model = AutoModelForSequenceClassification.from_pretrained(
-                model_dir, num_labels=n_outputs, pad_token_id=pad_token_id, dtype=dtype)
+                model_dir, num_labels=n_outputs, pad_token_id=pad_token_id, dtype=dtype, attn_implementation="sdpa")
     finally:
         hf_logging.set_verbosity(level)
-    model.score.float()  # the head trains in fp32 even on an fp16 base
-    return model.to(device)
+    return new_head(model.to(device), n_outputs, seed)
+
+
+def new_head(model, n_outputs: int, seed: int = 0):
+    """Give the classifier a freshly initialised fp32 ``score`` head with ``n_outputs`` outputs (same seed, same
+    start), so one loaded body serves every variant and task group."""
+    torch.manual_seed(seed)
+    hidden = model.config.hidden_size
+    model.score = torch.nn.Linear(hidden, n_outputs, bias=False, device=model.device, dtype=torch.float32)
+    torch.nn.init.normal_(model.score.weight, std=model.config.initializer_range)
+    model.config.num_labels = n_outputs
+    return model
+
+
+def unwire(model):
+    """Remove every LoRA adapter without merging it and return the bare classifier, ready for the next variant."""
+    from peft import PeftModel
+
+    return model.unload() if isinstance(model, PeftModel) else model
 
 
 def attach_clinical(model, clinical_dir):
@@ -154,8 +172,9 @@ def gradient_check(model, batch: dict, loss_fn) -> pd.DataFrame:
     """One forward and backward pass: per group, tensors, trainable tensors, gradient norm, and for
     adapters the largest change in the logits when that adapter is switched off (> 0: it is active)."""
     model.zero_grad(set_to_none=True)
-    logits = model(**batch).logits
-    loss_fn(logits).backward()
+    with autocast(model):  # a fp32 head on a fp16 body needs autocast in every forward, checks included
+        logits = model(**batch).logits
+        loss_fn(logits).backward()
     rows = {g: {"tensors": 0, "trainable": 0, "grad_norm": 0.0} for g in GROUPS}
     for name, param in model.named_parameters():
         row = rows[group_of(name)]
@@ -167,7 +186,7 @@ def gradient_check(model, batch: dict, loss_fn) -> pd.DataFrame:
     table = pd.DataFrame(rows).T
     table["grad_norm"] = table["grad_norm"] ** 0.5
     table["got_gradient"] = table["grad_norm"] > 0
-    with torch.no_grad():
+    with torch.no_grad(), autocast(model):
         for adapter in ("clinical", "downstream"):
             with without_adapter(model, adapter) as n_layers:
                 table.loc[adapter, "logit_change_when_off"] = (
@@ -217,10 +236,11 @@ def collate(ids: list[list[int]], rows, pad_id: int, device) -> dict:
 
 
 def autocast(model):
-    """fp16/bf16 autocast when the model's weights are half precision on CUDA, else nothing."""
-    dtype = next(model.parameters()).dtype
-    on_cuda = next(model.parameters()).device.type == "cuda"
-    return torch.autocast("cuda", dtype=dtype) if on_cuda and dtype != torch.float32 else contextlib.nullcontext()
+    """Autocast to the body's half precision (fp16/bf16, on GPU or CPU), so a fp32 head can read its output."""
+    param = next(model.parameters())
+    if param.dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(param.device.type, dtype=param.dtype)
 
 
 def train_classifier(model, ids, layout, *, epochs: int, batch_size: int, head_lr: float, adapter_lr: float,
@@ -233,7 +253,7 @@ def train_classifier(model, ids, layout, *, epochs: int, batch_size: int, head_l
     total = epochs * math.ceil(len(ids) / batch_size)
     warmup = max(1, total // 10)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min((s + 1) / warmup, (total - s) / total))
-    scaler = torch.amp.GradScaler(enabled=next(model.parameters()).dtype == torch.float16)
+    scaler = torch.amp.GradScaler(model.device.type, enabled=next(model.parameters()).dtype == torch.float16)
     generator, device, losses, start = torch.Generator().manual_seed(seed), model.device, [], time.time()
     model.train()
     for _ in range(epochs):

@@ -40,7 +40,7 @@ if "google.colab" in sys.modules:
     if folder not in sys.path:
         sys.path.insert(0, folder)
 import helpers
-rt = helpers.preflight(TRACK, seed=SEED)  # prints which track, device and precision, and why'''
+rt = helpers.preflight(TRACK, model=MODEL, seed=SEED)  # prints the track, model, device and precision, and why'''
 
 
 def colab_url(notebook: str) -> str:

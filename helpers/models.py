@@ -23,9 +23,8 @@ from pathlib import Path
 
 import torch
 
-from .runtime import WorkbookError
+from .runtime import PHI2, TINY_MODEL, WorkbookError
 
-PHI2 = "microsoft/phi-2"
 PHI2_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "dense", "fc1", "fc2")
 EOS = "<|endoftext|>"  # phi-2's BOS/EOS/UNK token; the tiny tokenizer uses the same string
 CACHE_ENV = "WORKBOOK_CACHE"
@@ -160,13 +159,12 @@ def build_tiny_lm(settings: TinySettings = TINY, out_dir: Path | None = None) ->
     return out_dir
 
 
-def load_tiny_lm(settings: TinySettings = TINY, verbose: bool = True, quantization: str = "none"):
+def load_tiny_lm(settings: TinySettings = TINY, verbose: bool = True, quantization: str = "none",
+                 double_quant: bool = True, dtype=torch.float32):
     """The cached tiny (model, tokenizer), building it first if this machine has none yet.
 
     ``quantization="nf4"`` loads it 4-bit with bitsandbytes (which quantizes on the CPU too).
     """
-    from transformers import AutoTokenizer, PhiForCausalLM
-
     path = tiny_model_dir(settings)
     if not (path / "build_report.json").exists():
         if verbose:
@@ -177,13 +175,7 @@ def load_tiny_lm(settings: TinySettings = TINY, verbose: bool = True, quantizati
         print(f"Tiny Phi: {report['parameters']:,} parameters, held-out perplexity "
               f"{report['held_out_ppl_before']:.1f} untrained -> {report['held_out_ppl_after']:.2f} pretrained "
               f"(cached in {path})")
-    extra = {"quantization_config": nf4_config(torch.float32), "device_map": "cpu"} if quantization == "nf4" else {}
-    with _no_progress_bars():
-        model = PhiForCausalLM.from_pretrained(path, **extra).eval()
-    for module in model.modules():  # bitsandbytes repacks NF4 weights for CPU inference on the first eval
-        if hasattr(module, "support_avx512bf16_for_cpu"):  # forward, and its training path then fails:
-            module.support_avx512bf16_for_cpu = False  # keep the standard layout so a model can answer, then train
-    return model, AutoTokenizer.from_pretrained(path)
+    return load_pretrained(str(path), dtype, quantization, double_quant, device="cpu")
 
 
 def _read_report(path: Path) -> dict:
@@ -225,27 +217,81 @@ def nf4_config(compute_dtype=torch.float16, double_quant: bool = True):
                               bnb_4bit_use_double_quant=double_quant, bnb_4bit_compute_dtype=compute_dtype)
 
 
-def load_phi2(dtype=torch.float16, quantization: str = "none"):
-    """phi-2 (model, tokenizer) from the Hub in ``dtype``, or NF4 4-bit when ``quantization='nf4'``."""
+def load_pretrained(name: str, dtype=torch.float16, quantization: str = "none", double_quant: bool = True,
+                    device: str = "cuda"):
+    """(model, tokenizer) from a Hub id or a local folder, in ``dtype`` or NF4, with SDPA attention.
+
+    SDPA's kernels compute the attention scores and softmax in fp32 even for fp16 inputs, so phi-2's large
+    attention scores do not overflow; eager attention multiplies Q by K in fp16 and can (tests/test_runtime.py).
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if quantization not in ("none", "nf4"):
         raise WorkbookError(f"quantization={quantization!r} is not supported: use 'none' or 'nf4'.")
-    if not torch.cuda.is_available():
-        raise WorkbookError("Loading phi-2 needs a CUDA GPU: set TRACK='cpu' to use the tiny model instead.")
-    extra = {"quantization_config": nf4_config(dtype)} if quantization == "nf4" else {}
+    if device == "cuda" and not torch.cuda.is_available():
+        raise WorkbookError(f"Loading {name} on the GPU track needs a CUDA GPU: set TRACK='cpu' to use the tiny "
+                            "model instead.")
+    extra = {"quantization_config": nf4_config(dtype, double_quant)} if quantization == "nf4" else {}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(PHI2)
-        model = AutoModelForCausalLM.from_pretrained(PHI2, dtype=dtype, device_map={"": 0}, **extra)
+        with _no_progress_bars():
+            tokenizer = AutoTokenizer.from_pretrained(name)
+            model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype, attn_implementation="sdpa",
+                                                         device_map={"": 0} if device == "cuda" else "cpu", **extra)
     except OSError as err:
-        raise WorkbookError(f"Could not load {PHI2} from the Hub ({err.__class__.__name__}): check the "
-                            "connection or set TRACK='cpu'.") from None
+        where = "this folder" if Path(name).is_dir() else "the Hub"
+        raise WorkbookError(f"Could not load {name} from {where} ({err.__class__.__name__}): check the connection "
+                            "or the path in MODEL, or set TRACK='cpu'.") from None
+    for module in model.modules():  # bitsandbytes repacks NF4 weights for CPU inference on the first eval
+        if hasattr(module, "support_avx512bf16_for_cpu"):  # forward, and its training path then fails:
+            module.support_avx512bf16_for_cpu = False  # keep the standard layout so a model can answer, then train
     return model.eval(), ensure_pad_token(tokenizer)
 
 
-def load_lm(rt, quantization: str = "none"):
-    """The track's language model and tokenizer: phi-2 on the GPU track, the tiny Phi on the CPU track."""
-    if rt.track == "gpu":
-        return load_phi2(rt.dtype, quantization)
-    model, tokenizer = load_tiny_lm(quantization=quantization)
-    return model, ensure_pad_token(tokenizer)
+def load_lm(rt, quantization: str = "none", double_quant: bool = True):
+    """The track's language model and tokenizer: ``rt.model`` (phi-2, a local folder, or the tiny Phi)."""
+    if rt.model == TINY_MODEL:
+        return load_tiny_lm(quantization=quantization, double_quant=double_quant, dtype=rt.dtype)
+    return load_pretrained(rt.model, rt.dtype, quantization, double_quant, rt.device)
+
+
+def phi2_shaped(vocab_size: int, eos_token_id: int, hidden_size: int | None = None, num_layers: int | None = None,
+                seed: int = 0, device: str = "cpu", dtype=torch.float32):
+    """A randomly initialised PhiForCausalLM with phi-2's configuration (its head size, rotary share, activation),
+    optionally narrower and shallower: memory and time are phi-2's, the answers are noise."""
+    from transformers import PhiForCausalLM
+
+    config = phi2_config()
+    if hidden_size is not None or vocab_size > config.vocab_size:  # full size keeps phi-2's 51,200 embeddings
+        config.vocab_size = vocab_size
+    config.bos_token_id = config.eos_token_id = eos_token_id
+    if hidden_size is not None:
+        heads = max(1, hidden_size // 80)  # phi-2's head size is 80
+        config.hidden_size, config.num_attention_heads, config.num_key_value_heads = 80 * heads, heads, heads
+        config.intermediate_size = 4 * config.hidden_size
+    if num_layers is not None:
+        config.num_hidden_layers = num_layers
+    torch.manual_seed(seed)
+    with torch.device(device):
+        return PhiForCausalLM(config).to(dtype).eval()
+
+
+def save_phi2_shaped(out_dir, hidden_size: int | None = None, num_layers: int | None = None,
+                     device: str = "cpu", dtype=torch.float16) -> Path:
+    """Save a phi-2-shaped random checkpoint with the tiny model's tokenizer into ``out_dir`` (no download)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(load_tiny_dir())
+    model = phi2_shaped(len(tokenizer), tokenizer.eos_token_id, hidden_size, num_layers, device=device, dtype=dtype)
+    out_dir = Path(out_dir)
+    with _no_progress_bars():
+        model.save_pretrained(out_dir)
+        tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
+def load_tiny_dir(settings: TinySettings = TINY) -> Path:
+    """The tiny model's cache folder, building the model first if this machine has none yet."""
+    path = tiny_model_dir(settings)
+    if not (path / "build_report.json").exists():
+        build_tiny_lm(settings, path)
+    return path

@@ -19,6 +19,9 @@ from dataclasses import dataclass
 TRACKS = ("auto", "cpu", "gpu")
 HUB_HOST = "huggingface.co"
 TRACK_ENV = "WORKBOOK_TRACK"  # overrides TRACK="auto" (the test suite runs nbval on the CPU track with it)
+PRECISION_ENV = "WORKBOOK_PRECISION"  # forces fp16/bf16/fp32 (the tests run the GPU track's fp16 settings on a CPU)
+PHI2 = "microsoft/phi-2"
+TINY_MODEL = "tiny"
 
 
 class WorkbookError(Exception):
@@ -38,6 +41,14 @@ class Runtime:
     capability: tuple[int, int] | None = None
     total_gib: float | None = None
     free_gib: float | None = None
+    model: str = TINY_MODEL  # a Hub id, a local folder, or TINY_MODEL (the CPU track's cached tiny Phi)
+    emulated_t4: bool = False
+    precision_note: str = ""
+
+    @property
+    def local_model(self) -> bool:
+        """True when the model comes from this machine (the tiny model or a folder), not from the Hub."""
+        return self.model == TINY_MODEL or os.path.isdir(self.model)
 
     @property
     def dtype(self):
@@ -136,21 +147,61 @@ def _ram_gib() -> tuple[float, float]:
         return kib("MemTotal"), kib("MemAvailable")
 
 
-def detect(track: str = "auto") -> Runtime:
-    """Decide track, device and precision for this machine without printing anything."""
+def resolve_model(track: str, model: str | None) -> str:
+    """``MODEL=None`` means the track's model (phi-2 on GPU, the tiny Phi on CPU); a folder or a Hub id otherwise."""
+    if model is None or str(model).strip() == "":
+        return PHI2 if track == "gpu" else TINY_MODEL
+    model = str(model).strip()
+    if os.path.isdir(os.path.expanduser(model)):
+        return os.path.expanduser(model)
+    if track == "cpu" and model != TINY_MODEL:
+        raise WorkbookError(f"MODEL={model!r} is not a local folder and the CPU track never downloads: set MODEL "
+                            "to None or to a folder saved with save_pretrained.")
+    return model
+
+
+def _precision(capability: tuple[int, int] | None, emulated: bool) -> tuple[str, str]:
+    """The precision and why: the compute-capability rule, T4 emulation, or ``$WORKBOOK_PRECISION``."""
+    forced = os.environ.get(PRECISION_ENV, "").strip().lower()
+    if forced:
+        if forced not in ("fp16", "bf16", "fp32"):
+            raise WorkbookError(f"${PRECISION_ENV}={forced!r}: use fp16, bf16 or fp32 (or unset it).")
+        return forced, f"forced by ${PRECISION_ENV}, as the test suite does to run the GPU settings on a CPU"
+    if emulated:
+        return "fp16", "emulating a T4, which has no bf16"
+    if capability is None:
+        return "fp32", "fp32 because this is the CPU track"
+    rule = "below" if tuple(capability) < (8, 0) else "at least"
+    return precision_for(capability), f"compute capability is {rule} 8.0"
+
+
+def detect(track: str = "auto", model: str | None = None) -> Runtime:
+    """Decide track, device, precision and model for this machine without printing anything."""
     import torch
+
+    from . import gpu
 
     cuda = torch.cuda.is_available()
     forced = os.environ.get(TRACK_ENV) if str(track).strip().lower() == "auto" else None
-    chosen, reason = select_track(forced or track, cuda=cuda)
+    local = model is not None and os.path.isdir(os.path.expanduser(str(model)))
+    chosen, reason = select_track(forced or track, cuda=cuda, hub=True if local else None)
     if forced:
         reason += f" (TRACK='auto' overridden by ${TRACK_ENV}, as the test suite does)"
+    name = resolve_model(chosen, model)
     if chosen == "gpu":
+        emulated = gpu.emulating_t4()
+        cap_gib = gpu.emulate_t4() if emulated else None
         facts = _gpu_facts()
-        precision = precision_for(facts["capability"])
-        return Runtime(chosen, reason, "cuda", precision, on_colab(), **facts)
+        if cap_gib is not None:
+            facts["free_gib"] = min(facts["free_gib"], cap_gib - torch.cuda.memory_reserved(0) / 2**30)
+            facts["total_gib"] = cap_gib
+        precision, why = _precision(facts["capability"], emulated)
+        return Runtime(chosen, reason, "cuda", precision, on_colab(), **facts, model=name, emulated_t4=emulated,
+                       precision_note=why)
     total, free = _ram_gib()
-    return Runtime(chosen, reason, "cpu", "fp32", on_colab(), total_gib=total, free_gib=free)
+    precision, why = _precision(None, False)
+    return Runtime(chosen, reason, "cpu", precision, on_colab(), total_gib=total, free_gib=free, model=name,
+                   precision_note=why)
 
 
 def banner(rt: Runtime) -> str:
@@ -160,24 +211,27 @@ def banner(rt: Runtime) -> str:
     where = "Google Colab" if rt.on_colab else "local machine"
     if rt.device == "cuda":
         hw = f"GPU {rt.gpu_name}, compute capability {rt.capability[0]}.{rt.capability[1]}"
-        mem = f"GPU memory {rt.free_gib:.1f} GiB free of {rt.total_gib:.1f} GiB"
-        why = f"{rt.precision} because compute capability is {'below' if rt.precision == 'fp16' else 'at least'} 8.0"
-        model = "microsoft/phi-2 (Hugging Face Hub)"
-        data = "starmpcc/Asclepius-Synthetic-Clinical-Notes (Hub)"
+        mem = f"GPU memory {rt.free_gib:.1f} GiB free of {rt.total_gib:.1f} GiB (as torch sees it)"
+        data = "starmpcc/Asclepius-Synthetic-Clinical-Notes (Hub), or the CSV in DATA_SOURCE"
     else:
         hw = f"CPU, {os.cpu_count()} cores, torch {torch.__version__}"
         mem = f"RAM {rt.free_gib:.1f} GiB free of {rt.total_gib:.1f} GiB"
-        why = "fp32 because this is the CPU track"
+        data = "bundled synthetic clinical notes (offline), or the CSV in DATA_SOURCE"
+    if rt.model == TINY_MODEL:
         model = "tiny Phi-architecture model, pretrained by helpers on the bundled notes"
-        data = "bundled synthetic clinical notes (offline)"
+    else:
+        model = f"{rt.model} ({'local folder' if rt.local_model else 'Hugging Face Hub'})"
     lines = [
         f"Track     : {rt.track.upper()}  ({rt.reason})",
         f"Running on: {where}; {hw}",
         f"Memory    : {mem}",
-        f"Precision : {rt.precision}  ({why})",
+        f"Precision : {rt.precision}  ({rt.precision_note})",
         f"Model     : {model}",
         f"Data      : {data}",
     ]
+    if rt.emulated_t4:
+        lines.insert(1, "Emulating : a Colab T4 ($WORKBOOK_EMULATE_T4=1): fp16, torch memory capped to "
+                        f"{rt.total_gib:.2f} GiB, no flash attention")
     width = max(len(line) for line in lines)
     rule = "=" * width
     return "\n".join([rule, *lines, rule])
@@ -217,11 +271,11 @@ def _quiet_library_noise() -> None:
         pass
 
 
-def preflight(track: str = "auto", seed: int = 0) -> Runtime:
-    """Pick the track, seed everything, print the banner and return the Runtime."""
+def preflight(track: str = "auto", seed: int = 0, model: str | None = None) -> Runtime:
+    """Pick the track and model, seed everything, print the banner and return the Runtime."""
     _short_errors()
     _quiet_library_noise()
-    rt = detect(track)
+    rt = detect(track, model)
     seed_everything(seed)
     print(banner(rt))
     return rt

@@ -133,3 +133,29 @@ def test_group_of_names():
     name = "base_model.model.model.layers.0.self_attn.q_proj.lora_B.downstream.weight"
     assert classify.group_of(name) == "downstream"
     assert classify.group_of("model.layers.0.self_attn.q_proj.weight") == "backbone"
+
+
+def test_fp16_body_with_fp32_head_passes_the_gradient_check(stage1, batch):
+    """The GPU track's dtypes on a CPU: a fp16 body, a fp32 head. Without autocast the head's matmul raises
+    "mat1 and mat2 must have the same dtype" (the crash of notebook 05's gradient check on a T4)."""
+    base_dir, clinical_dir, tokenizer = stage1
+    model = classify.load_classifier(base_dir, 5, tokenizer.pad_token_id, dtype=torch.float16)
+    assert model.score.weight.dtype == torch.float32 and model.model.embed_tokens.weight.dtype == torch.float16
+    model = classify.wire_variant(model, classify.VARIANTS["d"], clinical_dir, _downstream())
+    table = _check(model, batch)
+    assert {g for g in classify.GROUPS if table.loc[g, "got_gradient"]} == {"head", "downstream"}
+    assert table.loc["clinical", "logit_change_when_off"] > 0
+
+
+def test_one_body_serves_every_variant(stage1, batch):
+    """unwire() strips the adapters without merging, new_head() restarts the head: the same loaded body then
+    behaves exactly like a freshly loaded one, so notebook 05 never holds two models."""
+    base_dir, clinical_dir, tokenizer = stage1
+    body = classify.load_classifier(base_dir, 5, tokenizer.pad_token_id)
+    fresh_logits = body(**batch).logits.detach()
+    for key in "fad":
+        wired = classify.wire_variant(body, classify.VARIANTS[key], clinical_dir, _downstream())
+        _check(wired, batch)
+        body = classify.new_head(classify.unwire(wired), 5)
+        assert not any("lora" in name for name, _ in body.named_parameters())
+    assert torch.equal(body(**batch).logits.detach(), fresh_logits)

@@ -51,13 +51,13 @@ with open(os.environ["STUB_PIP_LOG"], "a") as log:
     log.write(json.dumps(sys.argv[1:]) + "\\n")
 sys.exit(int(os.environ.get("STUB_PIP_EXIT", "0")))
 """
-STUB_HELPERS = """def preflight(track, seed=0):
+STUB_HELPERS = """def preflight(track, seed=0, model=None):
     print(f"preflight {track} {seed} from {__file__}")
 """
 KERNEL = """import sys
 if sys.argv[2] == "colab":
     import google.colab  # noqa: F401 - on Colab the kernel has imported it before the first cell runs
-TRACK, SEED = "cpu", 7  # what the parameters cell defines
+TRACK, SEED, MODEL = "cpu", 7, None  # what the parameters cell defines
 exec(compile(open(sys.argv[1]).read(), "setup cell", "exec"))
 """
 

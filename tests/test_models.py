@@ -63,6 +63,6 @@ def test_phi2_loader_without_gpu_is_one_sentence():
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     with pytest.raises(WorkbookError, match="needs a CUDA GPU"):
-        models.load_phi2()
+        models.load_pretrained(models.PHI2)
     with pytest.raises(WorkbookError, match="'none' or 'nf4'"):
-        models.load_phi2(quantization="int3")
+        models.load_pretrained(models.PHI2, quantization="int3")

@@ -70,3 +70,46 @@ def test_workbook_error_shows_one_line_in_ipython(capsys):
     assert isinstance(result.error_in_exec, WorkbookError)
     assert err.strip().startswith("WorkbookError: TRACK='gpu' needs a CUDA GPU")
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_model_parameter_resolves_per_track(tmp_path):
+    assert runtime.resolve_model("cpu", None) == runtime.TINY_MODEL
+    assert runtime.resolve_model("gpu", None) == runtime.PHI2
+    assert runtime.resolve_model("gpu", str(tmp_path)) == str(tmp_path)
+    assert runtime.resolve_model("cpu", str(tmp_path)) == str(tmp_path)
+    with pytest.raises(WorkbookError, match="never downloads"):
+        runtime.resolve_model("cpu", "microsoft/phi-2")
+
+
+def test_precision_can_be_forced_for_the_gpu_settings_on_cpu(monkeypatch):
+    monkeypatch.setenv(runtime.PRECISION_ENV, "fp16")
+    rt = runtime.detect("cpu")
+    assert rt.precision == "fp16" and rt.dtype == torch.float16 and runtime.PRECISION_ENV in runtime.banner(rt)
+    monkeypatch.setenv(runtime.PRECISION_ENV, "fp8")
+    with pytest.raises(WorkbookError, match="fp16, bf16 or fp32"):
+        runtime.detect("cpu")
+
+
+def test_banner_says_when_it_emulates_a_t4(tmp_path):
+    rt = runtime.Runtime("gpu", "test", "cuda", "fp16", False, gpu_name="NVIDIA H100", capability=(9, 0),
+                         total_gib=14.74, free_gib=14.0, model=str(tmp_path), emulated_t4=True,
+                         precision_note="emulating a T4, which has no bf16")
+    text = runtime.banner(rt)
+    assert "Emulating : a Colab T4" in text and "14.74 GiB" in text and "local folder" in text
+
+
+def test_sdpa_keeps_fp16_attention_finite_where_eager_overflows(small_lm, tmp_path):
+    """phi-2's known fp16 overflow: scores q.k above 65,504 are inf in an fp16 matmul (eager attention), while
+    SDPA's kernels accumulate in fp32 and stay finite. This is why every loader asks for attn_implementation='sdpa'."""
+    from helpers import models
+
+    q = torch.full((1, 2, 4, 80), 40.0, dtype=torch.float16)  # q.k = 80 * 1600 = 128,000 > fp16's max
+    k, v = q.clone(), torch.randn(1, 2, 4, 80, dtype=torch.float16)
+    eager = torch.softmax(torch.matmul(q, k.transpose(2, 3)) * 80**-0.5, dim=-1, dtype=torch.float32)
+    sdpa = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+    assert not torch.isfinite(eager).all() and torch.isfinite(sdpa).all()
+    model, tokenizer = small_lm
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    loaded, _ = models.load_pretrained(str(tmp_path), torch.float16, device="cpu")
+    assert loaded.config._attn_implementation == "sdpa" and loaded.dtype == torch.float16
