@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from .gpu import autocast, grad_scaler
 from .outcomes import Labels
 from .runtime import WorkbookError, choose
 
@@ -235,14 +236,6 @@ def collate(ids: list[list[int]], rows, pad_id: int, device) -> dict:
     return {"input_ids": input_ids.to(device), "attention_mask": mask.to(device)}
 
 
-def autocast(model):
-    """Autocast to the body's half precision (fp16/bf16, on GPU or CPU), so a fp32 head can read its output."""
-    param = next(model.parameters())
-    if param.dtype == torch.float32:
-        return contextlib.nullcontext()
-    return torch.autocast(param.device.type, dtype=param.dtype)
-
-
 def train_classifier(model, ids, layout, *, epochs: int, batch_size: int, head_lr: float, adapter_lr: float,
                      pad_id: int, seed: int = 0) -> dict:
     """AdamW on the trainable parameters (head and adapters at their own rates), warm-up then linear decay."""
@@ -253,7 +246,7 @@ def train_classifier(model, ids, layout, *, epochs: int, batch_size: int, head_l
     total = epochs * math.ceil(len(ids) / batch_size)
     warmup = max(1, total // 10)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min((s + 1) / warmup, (total - s) / total))
-    scaler = torch.amp.GradScaler(model.device.type, enabled=next(model.parameters()).dtype == torch.float16)
+    scaler = grad_scaler(model)
     generator, device, losses, start = torch.Generator().manual_seed(seed), model.device, [], time.time()
     model.train()
     for _ in range(epochs):

@@ -6,12 +6,14 @@ Introduced in notebook 02 (the T4's real memory), used by 03-05 and by ``python3
   compute capability, torch's memory capped to what a T4 gives torch, and only the attention kernels a T4 has
   (PyTorch's flash kernel needs compute capability 8.0; a T4 runs the memory-efficient or the math kernel).
 * ``free()`` after ``del model`` returns the model's memory to the GPU, so two copies of phi-2 never coexist.
+* ``autocast``/``grad_scaler`` give a half-precision body mixed precision with loss scaling.
 * ``require_finite`` stops a notebook with one sentence when a loss or logits overflow (phi-2 is known to
   overflow fp16 in attention when the scores are computed in fp16, which is why we load it with SDPA).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import os
@@ -74,3 +76,21 @@ def finite_loss_callback():
                 require_finite(logs["loss"], f"training loss at step {state.global_step}")
 
     return FiniteLoss()
+
+
+def autocast(model):
+    """Autocast to the body's half precision (fp16/bf16, on GPU or CPU), so fp32 adapters and heads mix with it."""
+    import torch
+
+    param = next(model.parameters())
+    if param.dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(param.device.type, dtype=param.dtype)
+
+
+def grad_scaler(model):
+    """A GradScaler that is on when the body is fp16 (small gradients would underflow to zero without it)."""
+    import torch
+
+    param = next(model.parameters())
+    return torch.amp.GradScaler(param.device.type, enabled=param.dtype == torch.float16)

@@ -12,6 +12,7 @@ import math
 import pandas as pd
 import torch
 
+from .gpu import autocast
 from .runtime import WorkbookError
 
 
@@ -58,20 +59,31 @@ def warmup_cosine(step: int, total: int, warmup: int) -> float:
 
 def train_lm(model, blocks: torch.Tensor, steps: int, batch_size: int = 16, lr: float = 3e-3,
              warmup: int = 10, seed: int = 0, log_every: int = 20) -> list[float]:
-    """Train ``model`` on next-token prediction over random batches of ``blocks``; return the losses."""
+    """Train ``model`` on next-token prediction over random batches of ``blocks``; return the losses.
+
+    A half-precision (fp16) body trains with autocast and a GradScaler; an fp32 model runs plain fp32.
+    """
+    from .gpu import grad_scaler, require_finite
+
     _check_settings(model, blocks, steps, batch_size, lr)
     rng = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, steps, warmup))
+    scaler = grad_scaler(model)
     model.train()
     losses = []
     for step in range(steps):
         rows = torch.randint(len(blocks), (batch_size,), generator=rng)
         batch = blocks[rows].to(model.device)
-        loss = model(input_ids=batch, labels=batch).loss  # the model shifts labels by one token inside
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        with autocast(model):
+            loss = model(input_ids=batch, labels=batch).loss  # the model shifts labels by one token inside
+        require_finite(loss, f"training loss at step {step + 1}")
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        scaler.step(optimizer)
+        scaler.update()
         schedule.step()
         optimizer.zero_grad()
         losses.append(loss.item())
@@ -89,7 +101,8 @@ def perplexity(model, blocks: torch.Tensor, batch_size: int = 16) -> float:
     for start in range(0, len(blocks), batch_size):
         batch = blocks[start : start + batch_size].to(model.device)
         n_predicted = batch[:, 1:].numel()
-        total += model(input_ids=batch, labels=batch).loss.item() * n_predicted
+        with autocast(model):
+            total += model(input_ids=batch, labels=batch).loss.item() * n_predicted
         count += n_predicted
     return math.exp(total / count)
 

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 OUTPUT_DIR_ENV = "WORKBOOK_OUTPUT_DIR"
+DRIVE_ROOT = Path("/content/drive/MyDrive")  # where Colab mounts Google Drive (USE_DRIVE=True in 03/04)
+DRIVE_FOLDER = "clinical-llm-workbook"  # checkpoints in <folder>/runs, results in <folder>/results
 
 
 def _plain(value):
@@ -39,10 +41,21 @@ def results_path(name: str) -> Path:
     return output_dir() / f"{name}.json"
 
 
+def drive_results() -> Path | None:
+    """The results folder in Google Drive while Drive is mounted, else None.
+
+    Each Colab notebook gets a fresh runtime, so notebook 04 cannot read what 03 recorded locally; with
+    ``USE_DRIVE=True`` both mount Drive and every record is kept there too.
+    """
+    return DRIVE_ROOT / DRIVE_FOLDER / "results" if DRIVE_ROOT.is_dir() else None
+
+
 def previous_results(name: str) -> dict | None:
-    """The results another notebook recorded in the same output folder, or None if it has not run here."""
-    path = results_path(name)
-    return load_record(path) if path.exists() else None
+    """The results another notebook recorded in this output folder (or in Google Drive), or None."""
+    for folder in (output_dir(), drive_results()):
+        if folder is not None and (folder / f"{name}.json").exists():
+            return load_record(folder / f"{name}.json")
+    return None
 
 
 def record(name: str, **metrics) -> Path:
@@ -54,6 +67,11 @@ def record(name: str, **metrics) -> Path:
     payload = {"notebook": name, "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **_plain(metrics)}
     path.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"Recorded {len(metrics)} results to {path}")
+    drive = drive_results()
+    if drive is not None:
+        drive.mkdir(parents=True, exist_ok=True)
+        (drive / path.name).write_text(path.read_text())
+        print(f"... and a copy to {drive} (Google Drive), where the next notebook's fresh runtime finds it")
     return path
 
 

@@ -124,6 +124,7 @@ def sft_settings(rt, output_dir, *, max_steps: int, batch_size: int, grad_accum:
         fp16=rt.precision == "fp16", bf16=rt.precision == "bf16",  # TRL defaults to bf16: never on a T4
         activation_checkpointing=checkpointing, activation_checkpointing_kwargs={"use_reentrant": False},
         optim=optimizer_for(rt, quantized), max_length=max_length, packing=False, completion_only_loss=True,
+        train_sampling_strategy="group_by_length",  # batches of similar length: less padding, fewer wasted tokens
         logging_steps=logging_steps, save_strategy="steps", save_steps=save_steps, save_total_limit=2,
         include_num_input_tokens_seen="non_padding", report_to="none", seed=seed, data_seed=seed,
         dataloader_pin_memory=rt.device == "cuda",
@@ -137,6 +138,34 @@ def sft_config(rt, output_dir, **settings):
     return SFTConfig(**sft_settings(rt, output_dir, **settings))
 
 
+def keep_trainable_fp32(model, precision: str) -> dict[str, int]:
+    """Put every trainable tensor back in fp32 unless training in bf16; return the dtypes found before.
+
+    TRL 1.16's SFTTrainer casts a quantized model's trainable LoRA weights to bf16. With fp16 mixed precision
+    (a T4) the GradScaler then has to unscale bf16 gradients, which CUDA cannot ("not implemented for
+    'BFloat16'"): the first optimizer step crashes. Adapters in fp32 are also what notebook 02's bill assumes.
+    """
+    from collections import Counter
+
+    trainable = [param for param in model.parameters() if param.requires_grad]
+    before = Counter(str(param.dtype).removeprefix("torch.") for param in trainable)
+    if precision != "bf16":
+        for param in trainable:
+            param.data = param.data.float()
+    return dict(before)
+
+
+def padding_share(lengths: list[int], order: list[int], batch_size: int) -> float:
+    """The share of the tokens in batches of ``batch_size`` taken in ``order`` that are padding (each batch is
+    padded to its longest sequence)."""
+    padded = real = 0
+    for start in range(0, len(order), batch_size):
+        chunk = [lengths[i] for i in order[start : start + batch_size]]
+        padded += len(chunk) * max(chunk)
+        real += sum(chunk)
+    return 1 - real / padded if padded else 0.0
+
+
 def checkpoint_root(use_drive: bool = False) -> Path:
     """Where runs keep their checkpoints: Google Drive on Colab when asked (it survives a disconnect), else local."""
     from .record import output_dir
@@ -145,8 +174,10 @@ def checkpoint_root(use_drive: bool = False) -> Path:
     if use_drive and on_colab():
         from google.colab import drive
 
-        drive.mount("/content/drive")
-        return Path("/content/drive/MyDrive/clinical-llm-workbook/runs")
+        from .record import DRIVE_ROOT, DRIVE_FOLDER
+
+        drive.mount(str(DRIVE_ROOT.parent))
+        return DRIVE_ROOT / DRIVE_FOLDER / "runs"
     if use_drive:
         print("USE_DRIVE=True only applies on Colab: keeping checkpoints in the local runs/ folder.")
     return output_dir() / "runs"

@@ -104,3 +104,22 @@ def test_empty_prompt_is_one_sentence(small_lm):
         lm.next_token_table(model, tok, "")
     with pytest.raises(WorkbookError, match="PROMPT is empty"):
         lm.generate(model, tok, "")
+
+
+def test_lora_on_an_fp16_body_trains_with_autocast_and_a_scaler(small_lm, tmp_path):
+    """Notebook 05's stage 1 on a T4: fp16 base, fp32 LoRA, activation checkpointing; loss falls and stays finite."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import PhiForCausalLM
+
+    from helpers.models import lm_corpus
+    from tests.conftest import SMALL
+
+    model, tokenizer = small_lm
+    model.save_pretrained(tmp_path)
+    half = PhiForCausalLM.from_pretrained(tmp_path, dtype=torch.float16)
+    lora = get_peft_model(half, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    lora.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    assert {p.dtype for p in lora.parameters() if p.requires_grad} == {torch.float32}
+    blocks = lm.pack_blocks(lm_corpus(SMALL)["train"], tokenizer, 64)
+    losses = lm.train_lm(lora, blocks, steps=12, batch_size=4, lr=1e-2, warmup=2, log_every=0)
+    assert all(math.isfinite(x) for x in losses) and sum(losses[-3:]) < sum(losses[:3])

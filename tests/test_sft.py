@@ -133,3 +133,30 @@ def test_four_bit_config_for_the_gpu_track():
     config = models.nf4_config(torch.float16)
     assert config.load_in_4bit and config.bnb_4bit_quant_type == "nf4"
     assert config.bnb_4bit_use_double_quant and config.bnb_4bit_compute_dtype == torch.float16
+
+
+def test_padding_share_counts_pads_per_batch():
+    lengths = [10, 2, 9, 3]
+    assert sft.padding_share(lengths, [0, 1, 2, 3], 2) == pytest.approx(1 - 24 / 38)  # (10+10) + (9+9) padded
+    assert sft.padding_share(lengths, [0, 2, 1, 3], 2) == pytest.approx(1 - 24 / 26)  # grouped by length
+    assert sft.sft_settings(Runtime("cpu", "t", "cpu", "fp32", False), "out", max_steps=1, batch_size=1)[
+        "train_sampling_strategy"] == "group_by_length"
+
+
+def test_qlora_trainer_casts_adapters_to_bf16_and_we_put_them_back(small_lm, tmp_path, qa_table):
+    """TRL's SFTTrainer makes a quantized model's LoRA weights bf16; with fp16 on a T4 the GradScaler then fails
+    at the first step. keep_trainable_fp32 restores fp32 (checked here on a CPU with the fp16 settings)."""
+    from trl import SFTTrainer
+
+    model, tokenizer = small_lm
+    model.save_pretrained(tmp_path / "base")
+    tokenizer.save_pretrained(tmp_path / "base")
+    nf4, _ = models.load_pretrained(str(tmp_path / "base"), torch.float16, "nf4", device="cpu")
+    rt = Runtime("cpu", "t", "cpu", "fp16", False)
+    args = sft.sft_config(rt, tmp_path / "run", max_steps=1, batch_size=2, max_length=256, quantized=True)
+    assert args.fp16 and not args.bf16
+    trainer = SFTTrainer(model=nf4, args=args, train_dataset=sft.sft_dataset(qa_table, tokenizer),
+                         processing_class=tokenizer, peft_config=sft.lora_config(r=2, target_modules=["q_proj"]))
+    before = sft.keep_trainable_fp32(trainer.model, rt.precision)
+    assert before == {"bfloat16": 2 * 2}  # lora_A and lora_B of q_proj in both layers: TRL made them bf16
+    assert {p.dtype for p in trainer.model.parameters() if p.requires_grad} == {torch.float32}
