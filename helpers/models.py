@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from .runtime import PHI2, TINY_MODEL, WorkbookError
+from .runtime import TINY_MODEL, WorkbookError
 
 PHI2_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "dense", "fc1", "fc2")
 EOS = "<|endoftext|>"  # phi-2's BOS/EOS/UNK token; the tiny tokenizer uses the same string

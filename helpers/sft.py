@@ -174,7 +174,7 @@ def checkpoint_root(use_drive: bool = False) -> Path:
     if use_drive and on_colab():
         from google.colab import drive
 
-        from .record import DRIVE_ROOT, DRIVE_FOLDER
+        from .record import DRIVE_FOLDER, DRIVE_ROOT
 
         drive.mount(str(DRIVE_ROOT.parent))
         return DRIVE_ROOT / DRIVE_FOLDER / "runs"
