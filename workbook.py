@@ -3,6 +3,7 @@
 
     python3 workbook.py run    # execute every notebook on the CPU track into build/, write build/index.html
     python3 workbook.py test   # the test suite: unit tests, papermill runs, pytest --nbval-lax notebooks/
+    python3 workbook.py gpu-check  # on a CUDA GPU: notebooks 02-05 on the GPU track as a T4 (helpers/gpucheck.py)
 
 Both create ./.venv on first use (torch first, then requirements-dev.txt, which includes requirements.txt, then
 helpers) and reuse it after; a change to either requirements file or pyproject.toml reinstalls.
@@ -87,9 +88,13 @@ def ensure_env() -> str:
 
 def main(argv: list[str]) -> int:
     """Dispatch ``run`` / ``test``; extra arguments go to the runner or to pytest."""
-    if not argv or argv[0] not in ("run", "test", "setup"):
+    if not argv or argv[0] not in ("run", "test", "setup", "gpu-check"):
         print(__doc__)
         return 2
+    if argv[0] == "gpu-check" and not has_nvidia_gpu():
+        print("gpu-check needs a CUDA GPU and no NVIDIA driver answers here: run it on a GPU machine (the CPU "
+              "track and the test suite never need one).", file=sys.stderr)
+        return 1
     if sys.version_info < (3, 11):  # noqa: UP036 - this script must explain itself on an old Python
         sys.exit(f"Python 3.11 or newer is needed (this is {sys.version.split()[0]}): run it with python3.11 or newer.")
     python = ensure_env()
@@ -99,6 +104,8 @@ def main(argv: list[str]) -> int:
         return 0
     if command == "run":
         return subprocess.call([python, "-m", "helpers.runner", *extra])
+    if command == "gpu-check":
+        return subprocess.call([python, "-m", "helpers.gpucheck", *extra])
     # Each notebook is executed once: nbval runs it on the CPU track and it records its results into
     # build/nbval; tests/test_notebooks.py then checks those records instead of running it again.
     records = ROOT / "build" / "nbval"

@@ -22,11 +22,11 @@ from .outcomes import Labels
 from .runtime import WorkbookError, choose
 
 GROUPS = ("backbone", "clinical", "downstream", "head")
-TRACK_DEFAULTS = {  # what fits the time: about 4 minutes on 2 CPU cores; untimed on a T4 (see the notebook)
+TRACK_DEFAULTS = {  # what fits the time: a few minutes on 2 CPU cores; under 20 minutes on a T4 (notebook 02 predicts it)
     "cpu": {"n_notes": 3000, "n_train": 800, "max_length": 256, "stage1_steps": 60, "stage1_batch": 8,
             "stage1_lr": 5e-3, "epochs": 3, "batch_size": 8, "adapter_lr": 3e-3, "head_lr": 5e-3},
-    "gpu": {"n_notes": 3000, "n_train": 800, "max_length": 512, "stage1_steps": 100, "stage1_batch": 4,
-            "stage1_lr": 2e-4, "epochs": 2, "batch_size": 4, "adapter_lr": 2e-4, "head_lr": 1e-3},
+    "gpu": {"n_notes": 3000, "n_train": 400, "max_length": 512, "stage1_steps": 60, "stage1_batch": 4,
+            "stage1_lr": 2e-4, "epochs": 1, "batch_size": 4, "adapter_lr": 2e-4, "head_lr": 1e-3},
 }
 
 

@@ -23,8 +23,10 @@ def series(folder: Path = NOTEBOOKS) -> list[Path]:
     return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
 
 
-def execute(notebook: Path, out_dir: Path, track: str = "cpu", timeout: int = 1800) -> dict:
-    """Execute one notebook with papermill into ``out_dir``; return its status, runtime and metrics."""
+def execute(notebook: Path, out_dir: Path, track: str = "cpu", timeout: int = 1800,
+            parameters: dict | None = None) -> dict:
+    """Execute one notebook with papermill into ``out_dir`` (``parameters`` override its parameters cell);
+    return its status, runtime and metrics."""
     import papermill as pm
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -33,7 +35,7 @@ def execute(notebook: Path, out_dir: Path, track: str = "cpu", timeout: int = 18
     results.unlink(missing_ok=True)
     start, error = time.time(), None
     try:
-        pm.execute_notebook(str(notebook), str(out_dir / notebook.name), parameters={"TRACK": track},
+        pm.execute_notebook(str(notebook), str(out_dir / notebook.name), parameters={"TRACK": track, **(parameters or {})},
                             cwd=str(out_dir), kernel_name="python3", progress_bar=False,
                             execution_timeout=timeout)
     except pm.PapermillExecutionError as err:
