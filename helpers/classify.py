@@ -22,7 +22,7 @@ from .outcomes import Labels
 from .runtime import WorkbookError, choose
 
 GROUPS = ("backbone", "clinical", "downstream", "head")
-TRACK_DEFAULTS = {  # what fits the time: a few minutes on 2 CPU cores; under 20 minutes on a T4 (notebook 02 predicts it)
+TRACK_DEFAULTS = {  # what fits the time: minutes on 2 CPU cores; under 20 minutes on a T4 (notebook 02 predicts it)
     "cpu": {"n_notes": 3000, "n_train": 800, "max_length": 256, "stage1_steps": 60, "stage1_batch": 8,
             "stage1_lr": 5e-3, "epochs": 3, "batch_size": 8, "adapter_lr": 3e-3, "head_lr": 5e-3},
     "gpu": {"n_notes": 3000, "n_train": 400, "max_length": 512, "stage1_steps": 60, "stage1_batch": 4,

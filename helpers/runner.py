@@ -35,8 +35,9 @@ def execute(notebook: Path, out_dir: Path, track: str = "cpu", timeout: int = 18
     results.unlink(missing_ok=True)
     start, error = time.time(), None
     try:
-        pm.execute_notebook(str(notebook), str(out_dir / notebook.name), parameters={"TRACK": track, **(parameters or {})},
-                            cwd=str(out_dir), kernel_name="python3", progress_bar=False,
+        pm.execute_notebook(str(notebook), str(out_dir / notebook.name),
+                            parameters={"TRACK": track, **(parameters or {})}, cwd=str(out_dir),
+                            kernel_name="python3", progress_bar=False,
                             execution_timeout=timeout)
     except pm.PapermillExecutionError as err:
         error = f"{err.ename}: {err.evalue}".strip()
