@@ -1,6 +1,10 @@
-"""Rules of thumb, the largest batch that fits, time math, and the widget fallback."""
+"""Rules of thumb, the GPU memory we budget against, the largest batch that fits, time math and time
+predictions, and the widget fallback."""
 
 from __future__ import annotations
+
+import json
+from types import SimpleNamespace
 
 import pytest
 
@@ -8,6 +12,7 @@ from helpers import budget, memory, widgets
 from helpers.activations import Batch
 from helpers.memory import Setup
 from helpers.models import phi2_on_meta
+from helpers.runtime import WorkbookError
 
 
 @pytest.fixture(scope="module")
@@ -23,12 +28,12 @@ def test_rules_of_thumb_for_phi2(phi2):
 
 
 def test_largest_batch_is_the_boundary(phi2):
-    setup = Setup(method="qlora", weights="nf4", optimizer="paged_adamw_8bit")
-    best = budget.largest_batch(phi2.config, setup, 1024, 15.0, checkpointing=True)
+    setup, t4 = Setup(method="qlora", weights="nf4", optimizer="paged_adamw_8bit"), budget.T4_TORCH_GIB
+    best = budget.largest_batch(phi2.config, setup, 1024, t4, checkpointing=True)
     assert best >= 1
-    assert memory.estimate(phi2, setup, Batch(batch_size=best, seq_len=1024, grad_checkpointing=True)).fits(15.0)
+    assert memory.estimate(phi2, setup, Batch(batch_size=best, seq_len=1024, grad_checkpointing=True)).fits(t4)
     assert not memory.estimate(phi2, setup, Batch(batch_size=best + 1, seq_len=1024,
-                                                  grad_checkpointing=True)).fits(15.0)
+                                                  grad_checkpointing=True)).fits(t4)
     assert budget.largest_batch(phi2.config, setup, 1024, 1.0, checkpointing=True) == 0
 
 
@@ -38,6 +43,93 @@ def test_training_flops_and_time():
     assert budget.training_flops(n, t, "lora", False) == 4 * n * t
     assert budget.training_flops(n, t, "qlora", True) == 6 * n * t
     assert budget.wall_time_seconds(65e12 * 0.3, 65.0, 0.3) == pytest.approx(1.0)
+
+
+CPU = SimpleNamespace(track="cpu", device="cpu", gpu_name=None)
+T4 = SimpleNamespace(track="gpu", device="cuda", gpu_name="Tesla T4")
+H100 = SimpleNamespace(track="gpu", device="cuda", gpu_name="NVIDIA H100 80GB HBM3")
+
+
+def test_gpu_gib_is_what_torch_sees(monkeypatch):
+    import torch
+
+    assert budget.T4_TORCH_GIB == pytest.approx(15.83e9 / 2**30, abs=0.01)
+    assert budget.T4_TORCH_GIB < budget.T4_NVIDIA_SMI_MIB / 1024  # torch sees less than nvidia-smi prints
+    monkeypatch.delenv("WORKBOOK_EMULATE_T4", raising=False)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda *a: (10 * 2**30, 79.2 * 2**30))
+    assert budget.gpu_gib(CPU) == budget.T4_TORCH_GIB and "no CUDA GPU" in budget.gpu_gib_source(CPU)
+    assert budget.gpu_gib(H100) == pytest.approx(79.2) and "H100" in budget.gpu_gib_source(H100)
+    monkeypatch.setenv("WORKBOOK_EMULATE_T4", "1")
+    assert budget.gpu_gib(H100) == budget.T4_TORCH_GIB and "WORKBOOK_EMULATE_T4" in budget.gpu_gib_source(H100)
+
+
+@pytest.fixture
+def no_measurements(monkeypatch, tmp_path):
+    monkeypatch.setattr(budget, "MEASUREMENTS", tmp_path / "missing.json")
+
+
+def phi2_parameters() -> int:
+    """phi-2's parameters from its config by hand: embeddings, 32 layers, final norm, lm_head."""
+    from helpers.models import phi2_config
+
+    c = phi2_config()
+    h, f, v = c.hidden_size, c.intermediate_size, c.vocab_size
+    layer = 4 * (h * h + h) + (h * f + f) + (f * h + h) + 2 * h
+    return v * h + c.num_hidden_layers * layer + 2 * h + (h * v + v)
+
+
+def test_predicted_minutes_for_lora_and_qlora(no_measurements):
+    n = phi2_parameters()
+    tokens = 200 * 2 * 4 * budget.ASCLEPIUS_MEAN_TOKENS  # steps x batch x accumulation x tokens per example
+    minutes = 6 * n * tokens / (65e12 * 0.3) / 60  # LoRA (4) + checkpointing (2) FLOPs per parameter and token
+    lora = budget.predicted_minutes("03_lora_sft")
+    assert lora["tokens"] == tokens and lora["flops"] == 6 * n * tokens and lora["basis"] == "estimated"
+    assert lora["minutes"] == pytest.approx(minutes) and "ASCLEPIUS_MEAN_TOKENS" in lora["assumption"]
+    qlora = budget.predicted_minutes("04_qlora_sft")
+    assert qlora["flops"] == lora["flops"] and qlora["minutes"] == pytest.approx(minutes * budget.QLORA_SLOWDOWN)
+    assert budget.predicted_minutes("03_lora_sft", {"max_steps": 100})["minutes"] == pytest.approx(minutes / 2)
+    short = budget.predicted_minutes("03_lora_sft", {"max_length": 256})  # no example is longer than MAX_LENGTH
+    assert short["tokens"] == 200 * 8 * 256
+    assert budget.predicted_minutes("03_lora_sft", utilisation=0.15)["minutes"] == pytest.approx(2 * minutes)
+
+
+def test_predicted_minutes_for_the_two_stage_classifier(no_measurements):
+    n, note = phi2_parameters(), budget.ADMISSION_NOTE_TOKENS
+    stage1, ppl = 100 * 4 * 512, 4 * 64 * 512  # steps x batch x block; 64 train + 64 test blocks, before and after
+    per_variant = 2 * 800 * note  # epochs x training notes x tokens
+    scored = 6 * 300 * note  # six variants score 10% of 3,000 notes
+    flops = 4 * n * stage1 + 2 * n * ppl + (4 * 4 + 2 * 2) * n * per_variant + 2 * n * scored  # a, c: head only
+    p = budget.predicted_minutes("05_two_stage_classifier")
+    assert p["tokens"] == stage1 + ppl + 6 * per_variant + scored
+    assert p["flops"] == pytest.approx(flops) and p["minutes"] == pytest.approx(flops / (65e12 * 0.3) / 60)
+    per_task = budget.predicted_minutes("05_two_stage_classifier", {"one_model_per_task": True, "variants": "b"})
+    assert per_task["parts"]["stage 2 training"] == (5 * per_variant, 4 * n * 5 * per_variant)
+    with pytest.raises(WorkbookError, match="01_lm_basics"):
+        budget.predicted_minutes("01_lm_basics")
+
+
+def test_measured_throughput_replaces_the_estimate(monkeypatch, tmp_path):
+    path = tmp_path / "t4_tokens_per_second.json"
+    path.write_text(json.dumps({"04_qlora_sft": {"tokens_per_second": 800.0, "how": "a test"}}))
+    monkeypatch.setattr(budget, "MEASUREMENTS", path)
+    lora = budget.predicted_minutes("03_lora_sft", tokens_per_second=1000.0)
+    assert lora["basis"] == "measured" and lora["minutes"] == pytest.approx(lora["tokens"] / 1000 / 60)
+    assert lora["utilisation"] == pytest.approx(lora["flops"] / (lora["tokens"] / 1000) / 65e12)
+    qlora = budget.predicted_minutes("04_qlora_sft")  # from the file; the slowdown is in the measurement
+    assert qlora["minutes"] == pytest.approx(qlora["tokens"] / 800 / 60) and qlora["slowdown"] == 1.0
+    assert "800 tokens/s" in budget.time_line("04_qlora_sft", T4)
+
+
+def test_announce_time_prints_one_honest_line(no_measurements, capsys):
+    minutes = budget.predicted_minutes("03_lora_sft")["minutes"]
+    budget.announce_time("03_lora_sft", T4)
+    line = capsys.readouterr().out
+    assert line.count("\n") == 1 and f"about {round(minutes)} min" in line and "not yet measured on a T4" in line
+    assert "30% utilisation" in line and "expect a different time" not in line
+    assert "expect a different time" in budget.time_line("03_lora_sft", H100)
+    budget.announce_time("03_lora_sft", CPU, {"max_steps": 100})
+    line = capsys.readouterr().out
+    assert "depends on this machine" in line and "min" not in line.replace("minute", "")
 
 
 def test_calculator_draws_once_when_headless(monkeypatch, capsys):

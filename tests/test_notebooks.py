@@ -50,7 +50,9 @@ def check_01_lm_basics(r: dict) -> None:
 
 
 def check_02_gpu_memory_math(r: dict) -> None:
-    """phi-2's bill, checked against arithmetic done here from the config, not from the estimator."""
+    """phi-2's bill and the T4 time predictions, checked against arithmetic done here from the config and the
+    workshop's settings, not from the estimator."""
+    from helpers import budget, sft
     from helpers.models import phi2_config
 
     c = phi2_config()
@@ -60,16 +62,30 @@ def check_02_gpu_memory_math(r: dict) -> None:
     assert r["phi2_parameters"] == params
     full_static = r["static_gib"]["full fine-tuning"] * 2**30
     assert abs(full_static - 16 * params) / (16 * params) < 1e-4  # fp32 weights + fp32 grads + two fp32 moments
+    # CPU track: budget against what torch sees on a T4 (14.74 GiB), not nvidia-smi's 15,360 MiB
+    assert r["gpu_gib"] == pytest.approx(budget.T4_TORCH_GIB)
+    workshop = sft.TRACK_DEFAULTS["gpu"]  # the bill is notebook 03's GPU run: batch 2 x MAX_LENGTH 1024
+    assert (r["batch_size"], r["seq_len"]) == (workshop["batch_size"], 1024)
+    # unchanged by the smaller GPU and the workshop's batch: LoRA and QLoRA stay far below 14.74 GiB
     assert r["fits"] == {"inference fp16": True, "full fine-tuning": False, "LoRA fp16": True, "QLoRA NF4": True}
     t = r["totals_gib"]
     assert t["QLoRA NF4"] < t["LoRA fp16"] < r["gpu_gib"] < t["full fine-tuning"]
     assert r["static_gib"]["QLoRA NF4"] < 0.4 * r["static_gib"]["LoRA fp16"]
     assert all(abs(e) < 0.15 for e in r["activation_check_error"].values())
+    assert r["lora_vs_full_activations"] > 1  # the prose says LoRA keeps more activations than full fine-tuning
     assert all(abs(e) < 0.01 for e in r["static_check_error"].values())
     assert r["footprint_undercount_bytes"] > 0 and r["qlora_largest_batch_1024"] >= 1
     minutes = r["minutes_on_t4"]
     ratio = (4 + 2 * r["grad_checkpointing"]) / (6 + 2 * r["grad_checkpointing"])
     assert minutes["LoRA fp16"] / minutes["full fine-tuning"] == pytest.approx(ratio)
+    tokens = workshop["max_steps"] * workshop["batch_size"] * workshop["grad_accum"] * budget.ASCLEPIUS_MEAN_TOKENS
+    assert r["workshop_tokens"] == r["predicted_tokens"]["03_lora_sft"] == tokens
+    predicted = r["predicted_minutes_t4"]
+    assert predicted["05_two_stage_classifier"] > 0
+    if r["prediction_basis"]["03_lora_sft"] == "estimated":  # until a T4 measurement is committed
+        lora = 6 * params * tokens / (65e12 * r["utilisation"]) / 60  # LoRA 4 + checkpointing 2 FLOPs/param/token
+        assert predicted["03_lora_sft"] == pytest.approx(lora) == minutes["LoRA fp16"]
+        assert predicted["04_qlora_sft"] == pytest.approx(lora * budget.QLORA_SLOWDOWN)
 
 
 def check_03_lora_sft(r: dict) -> None:
