@@ -11,15 +11,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .activations import Batch
+from .gpu import EMULATE_ENV, T4_TORCH_GIB
 from .memory import GIB, Setup, as_model, estimate
 from .runtime import WorkbookError
 
 T4_FP16_TFLOPS = 65.0  # NVIDIA's T4 datasheet: peak fp16 tensor-core throughput (TFLOP/s)
 T4_NVIDIA_SMI_MIB = 15_360  # a Colab T4's total as nvidia-smi prints it (ECC check bits already taken out)
-# torch sees less on a Colab T4: torch.cuda.mem_get_info()[1] ~ 15.83e9 bytes = 14.74 GiB; the driver reserves
-# the rest. The CUDA context then comes out of these 14.74 GiB (memory.CUDA_CONTEXT_BYTES is its allowance).
-T4_TORCH_GIB = 14.74
-EMULATE_T4_ENV = "WORKBOOK_EMULATE_T4"  # "1": the GPU track caps torch's memory to T4_TORCH_GIB
+# torch sees less on a Colab T4 (gpu.T4_TORCH_GIB = 14.74 GiB); the CUDA context then comes out of those
+# (memory.CUDA_CONTEXT_BYTES is its allowance).
 T4_UTILISATION = 0.3  # assumption: the fraction of the T4's fp16 peak a training run achieves (not measured)
 QLORA_SLOWDOWN = 1.4  # assumption: QLoRA time / LoRA time at equal FLOPs (bitsandbytes dequantizes NF4 weights
 #                       before every matmul, forward and backward); not measured on a T4
@@ -55,19 +54,16 @@ def rules_of_thumb(n_params: int) -> dict[str, float]:
 
 
 def gpu_gib(rt) -> float:
-    """GiB torch can use on this GPU; ``T4_TORCH_GIB`` without CUDA or under ``$WORKBOOK_EMULATE_T4=1``."""
-    if os.environ.get(EMULATE_T4_ENV) == "1" or rt.device != "cuda":
-        return T4_TORCH_GIB
-    import torch
-
-    return torch.cuda.mem_get_info()[1] / GIB
+    """GiB torch can use on this GPU (under T4 emulation, the cap); ``T4_TORCH_GIB`` without CUDA."""
+    return rt.total_gib if rt.device == "cuda" else T4_TORCH_GIB
 
 
 def gpu_gib_source(rt) -> str:
     """Where ``gpu_gib(rt)`` comes from, in words."""
-    if os.environ.get(EMULATE_T4_ENV) == "1" or rt.device != "cuda":
-        why = f"the cap ${EMULATE_T4_ENV}=1 puts on torch" if rt.device == "cuda" else "no CUDA GPU here"
-        return f"budget.T4_TORCH_GIB, what torch sees on a Colab T4 ({why})"
+    if rt.device != "cuda":
+        return "gpu.T4_TORCH_GIB, what torch sees on a Colab T4 (no CUDA GPU here)"
+    if rt.emulated_t4:
+        return f"the cap ${EMULATE_ENV}=1 puts on torch on this {rt.gpu_name} (what torch sees on a Colab T4)"
     return f"what torch reports on this GPU ({rt.gpu_name}), torch.cuda.mem_get_info()"
 
 

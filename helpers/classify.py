@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .gpu import autocast, grad_scaler
+from .gpu import autocast, grad_scaler, require_finite
 from .outcomes import Labels
 from .runtime import WorkbookError, choose
 
@@ -255,6 +255,7 @@ def train_classifier(model, ids, layout, *, epochs: int, batch_size: int, head_l
             rows = order[i : i + batch_size]
             with autocast(model):
                 loss = total_loss(layout, model(**collate(ids, rows, pad_id, device)).logits, rows)
+            require_finite(loss, "classifier's training loss")
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_([p for _, p in params], 1.0)

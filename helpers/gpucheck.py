@@ -4,8 +4,8 @@ It builds a randomly initialised checkpoint of phi-2's full shape (phi-2's confi
 nothing is downloaded), a local CSV in the Asclepius schema, then executes notebooks 02-05 on the GPU track
 with ``WORKBOOK_EMULATE_T4=1`` (fp16, torch memory capped to a T4's 14.74 GiB, no flash attention) and the
 workshop's defaults, and writes one table: per notebook and phase, peak memory against notebook 02's estimate,
-tokens per second and wall time. Random weights make the answers noise; memory and time are real. The tokens per
-second are the lent GPU's, not a T4's: emulation caps memory and precision, not speed.
+tokens per second, wall time and the share of padding tokens. Random weights make the answers noise; memory and
+time are real. The tokens per second are the lent GPU's, not a T4's: emulation caps memory and precision, not speed.
 """
 
 from __future__ import annotations
@@ -39,9 +39,10 @@ def prepare(out: Path, n_notes: int = 3000) -> tuple[Path, Path]:
 
 def rows_of(name: str, r: dict, seconds: float) -> list[dict]:
     """Table rows (phase, measured GiB, estimated GiB, tokens/s, seconds) from one notebook's record."""
-    def row(phase, measured=None, estimated=None, tps=None, secs=None):
+    def row(phase, measured=None, estimated=None, tps=None, secs=None, padding=None):
         return {"notebook": name, "phase": phase, "peak GiB": None if measured is None else measured / GIB,
-                "estimate GiB": None if estimated is None else estimated / GIB, "tokens/s": tps, "seconds": secs}
+                "estimate GiB": None if estimated is None else estimated / GIB, "tokens/s": tps, "seconds": secs,
+                "padding": padding}
 
     rows = [row("whole notebook", secs=seconds)]
     if name.startswith("02") and r.get("gpu_check"):
@@ -49,7 +50,8 @@ def rows_of(name: str, r: dict, seconds: float) -> list[dict]:
         rows.append(row("one LoRA step", g["measured GiB"] * GIB, g["estimated GiB"] * GIB))
     if name.startswith(("03", "04")) and "tokens_per_second" in r:
         rows.append(row("SFT training", r.get("memory_measured_bytes"), r.get("memory_estimate_bytes"),
-                        r["tokens_per_second"], r.get("train_seconds")))
+                        r["tokens_per_second"], r.get("train_seconds"),
+                        (r.get("padding_share") or {}).get("grouped by length")))
     if name.startswith("05") and "stage1_seconds" in r:
         rows.append(row("stage 1 (clinical LoRA)", r.get("stage1_measured_bytes"), r.get("stage1_estimate_bytes"),
                         r.get("stage1_tokens_per_second"), r["stage1_seconds"]))
@@ -59,8 +61,9 @@ def rows_of(name: str, r: dict, seconds: float) -> list[dict]:
 
 def table_markdown(rows: list[dict], gpu: str) -> str:
     """The measured table as Markdown, with how it was made."""
-    head = ["notebook", "phase", "peak GiB", "estimate GiB", "tokens/s", "seconds"]
-    fmt = {"peak GiB": "{:.2f}", "estimate GiB": "{:.2f}", "tokens/s": "{:,.0f}", "seconds": "{:,.0f}"}
+    head = ["notebook", "phase", "peak GiB", "estimate GiB", "tokens/s", "seconds", "padding"]
+    fmt = {"peak GiB": "{:.2f}", "estimate GiB": "{:.2f}", "tokens/s": "{:,.0f}", "seconds": "{:,.0f}",
+           "padding": "{:.0%}"}
     lines = [f"# GPU track under T4 emulation, measured on {gpu}", "",
              "Made by `python3 workbook.py gpu-check` (see `helpers/gpucheck.py`): a random phi-2-shaped checkpoint, "
              "the synthetic notes as an Asclepius-schema CSV, fp16, torch memory capped to 14.74 GiB, no flash "

@@ -22,10 +22,10 @@ INSTRUCTION = ("You are a careful clinical assistant. Read the clinical note bet
                "[note end], then answer the question using only the note.")
 
 
-TRACK_DEFAULTS = {  # what fits the time: ~2 minutes of CPU, ~20 minutes of a T4
+TRACK_DEFAULTS = {  # what fits the time: minutes on a CPU; under 20 minutes of a T4 (budget.predicted_minutes)
     "cpu": {"n_train": 800, "n_test": 48, "max_steps": 100, "batch_size": 8, "grad_accum": 1, "lr": 5e-3,
             "max_new_tokens": 128},
-    "gpu": {"n_train": 1600, "n_test": 80, "max_steps": 200, "batch_size": 2, "grad_accum": 4, "lr": 2e-4,
+    "gpu": {"n_train": 960, "n_test": 80, "max_steps": 120, "batch_size": 2, "grad_accum": 4, "lr": 2e-4,
             "max_new_tokens": 200},
 }
 

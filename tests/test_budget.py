@@ -47,20 +47,18 @@ def test_training_flops_and_time():
 
 CPU = SimpleNamespace(track="cpu", device="cpu", gpu_name=None)
 T4 = SimpleNamespace(track="gpu", device="cuda", gpu_name="Tesla T4")
-H100 = SimpleNamespace(track="gpu", device="cuda", gpu_name="NVIDIA H100 80GB HBM3")
+H100 = SimpleNamespace(track="gpu", device="cuda", gpu_name="NVIDIA H100 80GB HBM3", total_gib=79.2, emulated_t4=False)
+H100_AS_T4 = SimpleNamespace(track="gpu", device="cuda", gpu_name="NVIDIA H100 80GB HBM3", total_gib=14.74,
+                             emulated_t4=True)
 
 
-def test_gpu_gib_is_what_torch_sees(monkeypatch):
-    import torch
-
+def test_gpu_gib_is_what_torch_sees():
     assert budget.T4_TORCH_GIB == pytest.approx(15.83e9 / 2**30, abs=0.01)
     assert budget.T4_TORCH_GIB < budget.T4_NVIDIA_SMI_MIB / 1024  # torch sees less than nvidia-smi prints
-    monkeypatch.delenv("WORKBOOK_EMULATE_T4", raising=False)
-    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda *a: (10 * 2**30, 79.2 * 2**30))
     assert budget.gpu_gib(CPU) == budget.T4_TORCH_GIB and "no CUDA GPU" in budget.gpu_gib_source(CPU)
     assert budget.gpu_gib(H100) == pytest.approx(79.2) and "H100" in budget.gpu_gib_source(H100)
-    monkeypatch.setenv("WORKBOOK_EMULATE_T4", "1")
-    assert budget.gpu_gib(H100) == budget.T4_TORCH_GIB and "WORKBOOK_EMULATE_T4" in budget.gpu_gib_source(H100)
+    assert budget.gpu_gib(H100_AS_T4) == budget.T4_TORCH_GIB
+    assert "WORKBOOK_EMULATE_T4" in budget.gpu_gib_source(H100_AS_T4)
 
 
 @pytest.fixture
@@ -79,25 +77,31 @@ def phi2_parameters() -> int:
 
 
 def test_predicted_minutes_for_lora_and_qlora(no_measurements):
-    n = phi2_parameters()
-    tokens = 200 * 2 * 4 * budget.ASCLEPIUS_MEAN_TOKENS  # steps x batch x accumulation x tokens per example
+    from helpers.sft import TRACK_DEFAULTS
+
+    n, g = phi2_parameters(), TRACK_DEFAULTS["gpu"]
+    tokens = g["max_steps"] * g["batch_size"] * g["grad_accum"] * budget.ASCLEPIUS_MEAN_TOKENS  # x tokens per example
     minutes = 6 * n * tokens / (65e12 * 0.3) / 60  # LoRA (4) + checkpointing (2) FLOPs per parameter and token
     lora = budget.predicted_minutes("03_lora_sft")
     assert lora["tokens"] == tokens and lora["flops"] == 6 * n * tokens and lora["basis"] == "estimated"
     assert lora["minutes"] == pytest.approx(minutes) and "ASCLEPIUS_MEAN_TOKENS" in lora["assumption"]
     qlora = budget.predicted_minutes("04_qlora_sft")
     assert qlora["flops"] == lora["flops"] and qlora["minutes"] == pytest.approx(minutes * budget.QLORA_SLOWDOWN)
-    assert budget.predicted_minutes("03_lora_sft", {"max_steps": 100})["minutes"] == pytest.approx(minutes / 2)
+    half = {"max_steps": g["max_steps"] // 2}
+    assert budget.predicted_minutes("03_lora_sft", half)["minutes"] == pytest.approx(minutes / 2)
     short = budget.predicted_minutes("03_lora_sft", {"max_length": 256})  # no example is longer than MAX_LENGTH
-    assert short["tokens"] == 200 * 8 * 256
+    assert short["tokens"] == g["max_steps"] * 8 * 256
     assert budget.predicted_minutes("03_lora_sft", utilisation=0.15)["minutes"] == pytest.approx(2 * minutes)
 
 
 def test_predicted_minutes_for_the_two_stage_classifier(no_measurements):
-    n, note = phi2_parameters(), budget.ADMISSION_NOTE_TOKENS
-    stage1, ppl = 100 * 4 * 512, 4 * 64 * 512  # steps x batch x block; 64 train + 64 test blocks, before and after
-    per_variant = 2 * 800 * note  # epochs x training notes x tokens
-    scored = 6 * 300 * note  # six variants score 10% of 3,000 notes
+    from helpers.classify import TRACK_DEFAULTS
+
+    n, note, g = phi2_parameters(), budget.ADMISSION_NOTE_TOKENS, TRACK_DEFAULTS["gpu"]
+    stage1 = g["stage1_steps"] * g["stage1_batch"] * 512  # steps x batch x block
+    ppl = 4 * 64 * 512  # 64 train + 64 test blocks, before and after
+    per_variant = g["epochs"] * g["n_train"] * note  # epochs x training notes x tokens
+    scored = 6 * g["n_notes"] // 10 * note  # six variants score 10% of the notes
     flops = 4 * n * stage1 + 2 * n * ppl + (4 * 4 + 2 * 2) * n * per_variant + 2 * n * scored  # a, c: head only
     p = budget.predicted_minutes("05_two_stage_classifier")
     assert p["tokens"] == stage1 + ppl + 6 * per_variant + scored
