@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import builtins
+import getpass
+import sys
+import types
+
 import pytest
 import torch
 
@@ -70,3 +75,55 @@ def test_workbook_error_shows_one_line_in_ipython(capsys):
     assert isinstance(result.error_in_exec, WorkbookError)
     assert err.strip().startswith("WorkbookError: TRACK='gpu' needs a CUDA GPU")
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+SECRET = "sk-test-SECRET-1234567890"
+
+
+def fake_colab(monkeypatch, secrets: dict) -> None:
+    """Pretend to run in Colab, whose Secrets panel (shared with the notebook) holds ``secrets``."""
+    def get(name):
+        if name not in secrets:
+            raise KeyError(f"Secret {name} does not exist.")  # Colab raises SecretNotFoundError
+        return secrets[name]
+
+    userdata = types.ModuleType("google.colab.userdata")
+    userdata.get = get
+    colab = types.ModuleType("google.colab")
+    colab.userdata = userdata
+    google = types.ModuleType("google")
+    google.colab = colab
+    for name, module in (("google", google), ("google.colab", colab), ("google.colab.userdata", userdata)):
+        monkeypatch.setitem(sys.modules, name, module)
+
+
+@pytest.fixture
+def no_prompt(monkeypatch):
+    """An interactive-looking session whose input() and getpass() fail the test if anything calls them."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("nothing may wait for keyboard input")
+
+    monkeypatch.setattr(builtins, "input", refuse)
+    monkeypatch.setattr(getpass, "getpass", refuse)
+    monkeypatch.setenv("JPY_SESSION_NAME", "demo.ipynb")
+    monkeypatch.delenv("MY_TOKEN", raising=False)
+
+
+def test_secret_reads_colab_then_environment_and_never_prompts(no_prompt, monkeypatch, capsys):
+    assert runtime.secret("MY_TOKEN") is None
+    monkeypatch.setenv("MY_TOKEN", f" {SECRET}\n")
+    assert runtime.secret("MY_TOKEN") == SECRET
+    fake_colab(monkeypatch, {"MY_TOKEN": "from-colab", "BLANK": "  "})
+    assert runtime.secret("MY_TOKEN") == "from-colab"
+    monkeypatch.setenv("BLANK", "from-env")
+    assert runtime.secret("BLANK") == "from-env" and runtime.secret("OTHER") is None  # missing secret: no error
+    assert capsys.readouterr().out == ""
+
+
+def test_secret_hint_names_the_secret_where_it_is_set(monkeypatch):
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    assert runtime.secret_hint("HF_TOKEN") == ("set the environment variable HF_TOKEN before starting Jupyter, then "
+                                               "run this cell again")
+    fake_colab(monkeypatch, {})
+    hint = runtime.secret_hint("HF_TOKEN")
+    assert "HF_TOKEN" in hint and "Secrets panel" in hint and "key icon" in hint and "Notebook access" in hint
