@@ -80,3 +80,99 @@ def test_token_filter_counts_note_question_and_answer(qa_table, small_lm):
 
 def test_notes_table_has_one_row_per_patient(qa_table):
     assert len(data.notes_table(qa_table)) == qa_table["patient_id"].nunique()
+
+
+def _shows_no_library_traceback(err: BaseException) -> bool:
+    """True when Python will print no chained traceback from the library under the WorkbookError."""
+    return err.__cause__ is None and (err.__context__ is None or err.__suppress_context__)
+
+
+@pytest.fixture
+def online(monkeypatch):
+    """No offline switch in the environment (so each test decides what the Hub does)."""
+    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _fake_hub(monkeypatch, result) -> None:
+    """Make ``datasets.load_dataset`` raise ``result`` (an exception) or return it (a table)."""
+    import datasets
+
+    def load_dataset(*args, **kwargs):
+        if isinstance(result, BaseException):
+            raise result
+        return datasets.Dataset.from_pandas(result, preserve_index=False)
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+
+
+def _http(cls, code: int, message: str = "Client Error"):
+    """A real huggingface_hub HTTP error that carries status ``code``."""
+    import httpx2
+
+    request = httpx2.Request("GET", f"https://huggingface.co/api/datasets/{data.HUB_DATASET}")
+    return cls(message, response=httpx2.Response(code, request=request))
+
+
+def _hub_failures():
+    """(real exception the libraries raise, words the one-sentence error must contain)."""
+    import datasets.exceptions as dx
+    import httpx2
+    import requests
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+
+    connection = "check the internet connection"
+    refused = "not found, gated or unauthorized"
+    versions = "pip install -r requirements.txt"
+    return [
+        (ConnectionError(f"Couldn't reach '{data.HUB_DATASET}' on the Hub (LocalEntryNotFoundError)"), connection),
+        (httpx2.ConnectError("[Errno -2] Name or service not known"), connection),
+        (requests.exceptions.ConnectionError("Max retries exceeded"), connection),  # older huggingface_hub
+        (requests.exceptions.ReadTimeout("Read timed out"), connection),
+        (_http(RepositoryNotFoundError, 401, "401 Client Error. Repository Not Found"), f"{refused} (HTTP 401)"),
+        (_http(GatedRepoError, 403, "403 Client Error. Cannot access gated repo"), f"{refused} (HTTP 403)"),
+        (_http(HfHubHTTPError, 404, "404 Client Error"), f"{refused} (HTTP 404)"),
+        (dx.DatasetNotFoundError(f"Dataset '{data.HUB_DATASET}' doesn't exist on the Hub or cannot be accessed."),
+         f"{refused} (DatasetNotFoundError)"),
+        (_http(HfHubHTTPError, 503, "503 Server Error"), "answered HTTP 503"),
+        (ValueError("Feature type 'List' not found"), "(ValueError: Feature type 'List' not found), which usually"),
+        (TypeError("__init__() got an unexpected keyword argument 'trust_remote_code'"), versions),
+        (ImportError("cannot import name 'HfFolder' from 'huggingface_hub'"), versions),
+        (dx.DatasetGenerationError("An error occurred while generating the dataset"), versions),
+        (RuntimeError("Something new hf_abcdefghijklmnop\nFile 'deep/inside.py', line 9"),
+         "(RuntimeError: Something new ***)"),
+    ]
+
+
+def test_hub_failures_are_one_sentence_that_says_what_to_do(online, monkeypatch):
+    for error, expected in _hub_failures():
+        _fake_hub(monkeypatch, error)
+        with pytest.raises(WorkbookError) as err:
+            data.load_notes("hub")
+        message = str(err.value)
+        assert expected in message and "\n" not in message and "hf_abc" not in message, message
+        assert _shows_no_library_traceback(err.value) and message.endswith(".") and data.HUB_DATASET in message
+
+
+def test_hub_failure_kinds_give_different_advice(online, monkeypatch):
+    advice = set()
+    for error, _ in _hub_failures():
+        _fake_hub(monkeypatch, error)
+        with pytest.raises(WorkbookError) as err:
+            data.load_notes("hub")
+        advice.add(str(err.value).split(": ")[-1])
+    assert len(advice) >= 5  # offline, refused, busy, versions, unknown: never one catch-all sentence
+
+
+def test_hub_offline_mode_with_the_real_library(monkeypatch, tmp_path):
+    import datasets
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # both libraries read the variable at import time
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path)
+    with pytest.raises(WorkbookError) as err:
+        data.load_notes("hub")
+    assert str(err.value).startswith(f"HF_HUB_OFFLINE is set, so {data.HUB_DATASET} cannot be downloaded")
+    assert "unset it" in str(err.value) and "DATA_SOURCE" in str(err.value)
