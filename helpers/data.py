@@ -5,6 +5,9 @@ Three sources, one schema (``patient_id, note, question, answer, task``):
 * ``"synthetic"``: the bundled, deterministic synthetic notes (CPU track, offline);
 * ``"hub"``: ``starmpcc/Asclepius-Synthetic-Clinical-Notes`` from the Hugging Face Hub (GPU track);
 * a path to a local CSV in the Asclepius schema (for example a downloaded copy of the Hub data).
+
+The Hub's CSV calls the note column ``patient``; it is renamed to ``note`` when there is no ``note`` column. Rows with
+an empty note, question or answer are dropped, with one printed line saying how many.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from .runtime import WorkbookError
 
 HUB_DATASET = "starmpcc/Asclepius-Synthetic-Clinical-Notes"
 REQUIRED_COLUMNS = ("patient_id", "note", "question", "answer", "task")
+TEXT_COLUMNS = ("note", "question", "answer")
+NOTE_ALIAS = "patient"  # the Hub's name for the note text (not ``patient_id``)
 LOCAL_COPY = "set DATA_SOURCE to the path of a downloaded copy of its CSV, or set TRACK='cpu'"  # ends a sentence
 SPLITS = ("train", "validation", "test")
 
@@ -134,6 +139,44 @@ def _load_hub() -> pd.DataFrame:
         raise _hub_error(err) from None
 
 
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A local CSV with its text columns as strings; only empty fields count as missing ("None" is text)."""
+    text = {c: str for c in (*TEXT_COLUMNS, NOTE_ALIAS)}
+    try:
+        return pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""])
+    except UnicodeDecodeError:
+        msg = (f"{path} is not UTF-8 text (a spreadsheet, a binary file or another encoding): save it as "
+               "'CSV UTF-8' and set DATA_SOURCE to that file.")
+    except pd.errors.EmptyDataError:
+        msg = f"{path} is empty: set DATA_SOURCE to a CSV with a header row and at least one row of data."
+    except pd.errors.ParserError as err:
+        detail = str(err).strip().split("error: ")[-1].rstrip(".")
+        msg = (f"{path} is not a well-formed CSV ({detail}): quote fields that contain commas, quotes or line "
+               "breaks, or export it again as CSV.")
+    except (OSError, ValueError) as err:
+        msg = f"Could not read {path} ({error_line(err)}): check that it is a readable CSV file."
+    raise WorkbookError(msg)
+
+
+def _note_alias(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Rename the Hub's ``patient`` column (the note text) to ``note`` when there is no ``note`` column."""
+    if "note" in df.columns or NOTE_ALIAS not in df.columns:
+        return df
+    print(f"{source}: using its column '{NOTE_ALIAS}' (the note text, as the Asclepius CSV names it) as 'note'.")
+    return df.rename(columns={NOTE_ALIAS: "note"})
+
+
+def _drop_empty(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Drop rows whose note, question or answer is missing or only whitespace, saying how many in one line."""
+    empty = pd.concat([df[c].isna() | df[c].astype(str).str.strip().eq("") for c in TEXT_COLUMNS], axis=1)
+    empty = empty.any(axis=1)
+    if empty.all():
+        raise WorkbookError(f"{source} has no row with a non-empty note, question and answer: fill them in.")
+    if empty.any():
+        print(f"{source}: dropped {int(empty.sum()):,} of {len(df):,} rows with an empty note, question or answer.")
+    return df[~empty]
+
+
 def source_for(track: str, requested: str = "auto") -> str:
     """``"auto"`` means the Hub's Asclepius notes on the GPU track and the bundled synthetic notes on the CPU track."""
     if requested != "auto":
@@ -142,7 +185,7 @@ def source_for(track: str, requested: str = "auto") -> str:
 
 
 def load_notes(source: str = "synthetic", *, n_notes: int = 3000, seed: int = 0) -> pd.DataFrame:
-    """Load QA rows from ``"synthetic"``, ``"hub"`` or a CSV path, validated against the schema."""
+    """Load QA rows from ``"synthetic"``, ``"hub"`` or a CSV path: validated, without empty notes or answers."""
     if source == "synthetic":
         from .synthetic import generate_notes
 
@@ -155,8 +198,8 @@ def load_notes(source: str = "synthetic", *, n_notes: int = 3000, seed: int = 0)
             raise WorkbookError(
                 f"DATA_SOURCE={source!r} is neither 'synthetic', 'hub' nor an existing CSV file: fix the path."
             )
-        df, name = pd.read_csv(path), str(path)
-    df = validate_schema(df, source=name)
+        df, name = _read_csv(path), str(path)
+    df = _drop_empty(validate_schema(_note_alias(df, name), source=name), name)
     df["patient_id"] = df["patient_id"].astype(str)
     return df.reset_index(drop=True)
 

@@ -176,3 +176,59 @@ def test_hub_offline_mode_with_the_real_library(monkeypatch, tmp_path):
         data.load_notes("hub")
     assert str(err.value).startswith(f"HF_HUB_OFFLINE is set, so {data.HUB_DATASET} cannot be downloaded")
     assert "unset it" in str(err.value) and "DATA_SOURCE" in str(err.value)
+
+
+def test_hub_table_names_the_note_column_patient(online, monkeypatch, capsys, qa_table):
+    hub = qa_table.rename(columns={"note": "patient"})
+    hub.loc[3, "answer"] = "   "
+    _fake_hub(monkeypatch, hub)
+    df = data.load_notes("hub")
+    assert df["note"].tolist() == qa_table.drop(index=3)["note"].tolist() and "patient" not in df.columns
+    assert df["patient_id"].tolist() == qa_table.drop(index=3)["patient_id"].tolist()
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"{data.HUB_DATASET}: using its column 'patient' (the note text, as the Asclepius CSV names it) "
+                   "as 'note'.",
+                   f"{data.HUB_DATASET}: dropped 1 of 12 rows with an empty note, question or answer."]
+    _fake_hub(monkeypatch, qa_table.assign(patient="not the note"))  # a real note column wins over patient
+    df = data.load_notes("hub")
+    assert df["note"].tolist() == qa_table["note"].tolist() and (df["patient"] == "not the note").all()
+    _fake_hub(monkeypatch, qa_table.drop(columns="note"))  # patient_id is not the note
+    with pytest.raises(WorkbookError, match=r"missing column\(s\) note"):
+        data.load_notes("hub")
+    assert capsys.readouterr().out == ""
+
+
+def test_csv_rows_with_empty_text_are_dropped_and_counted(tmp_path, qa_table, capsys):
+    table = qa_table.astype(object)
+    table.loc[0, "note"], table.loc[5, "question"], table.loc[7, "answer"] = None, " \t ", ""
+    table.loc[9, "answer"] = "None"  # a real answer, not a missing one
+    path = tmp_path / "gaps.csv"
+    table.to_csv(path, index=False)
+    df = data.load_notes(str(path))
+    assert len(df) == 9 and df["answer"].tolist().count("None") == 1
+    assert capsys.readouterr().out == f"{path}: dropped 3 of 12 rows with an empty note, question or answer.\n"
+    table["answer"] = ""
+    table.to_csv(path, index=False)
+    with pytest.raises(WorkbookError, match="has no row with a non-empty note, question and answer"):
+        data.load_notes(str(path))
+    data.load_notes("synthetic", n_notes=20)
+    assert capsys.readouterr().out == ""  # nothing to drop: nothing printed
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("patient_id,note,question,answer,task\nP1,Pt with caf\xe9 au lait spots,Q?,A.,QA\n".encode("cp1252"),
+     "is not UTF-8 text"),
+    ("patient_id,note\nP1,x\n".encode("utf-16"), "is not UTF-8 text"),
+    (b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "is not UTF-8 text"),
+    (b"", "is empty"),
+    (b'patient_id,note,question,answer,task\nP1,"unterminated,Q?,A.,QA\n', "is not a well-formed CSV (EOF inside"),
+    (b"patient_id,note\nP1,x\nP2,y,z,w\n", "is not a well-formed CSV (Expected 2 fields in line 3, saw 4)"),
+])
+def test_unreadable_csv_is_one_sentence(tmp_path, content, expected):
+    path = tmp_path / "notes.csv"
+    path.write_bytes(content)
+    with pytest.raises(WorkbookError) as err:
+        data.load_notes(str(path))
+    message = str(err.value)
+    assert message.startswith(str(path)) and expected in message and "\n" not in message, message
+    assert _shows_no_library_traceback(err.value)
