@@ -12,7 +12,10 @@ from pathlib import Path
 
 import torch
 
-from .runtime import WorkbookError
+from .data import connection_failed, error_line, http_status
+from .runtime import WorkbookError, secret, secret_hint
+
+HF_TOKEN = "HF_TOKEN"  # the Colab secret or environment variable push_adapter reads
 
 CARD = """---
 base_model: {base_model}
@@ -89,13 +92,47 @@ def max_logit_gap(model_a, model_b, input_ids) -> float:
     return gap.abs().max().item()
 
 
-def push_adapter(path, repo_id: str, token: str | None) -> str:
-    """Upload the saved adapter folder (card included) to a private Hub repository; return its URL."""
+def _hub_token() -> str | None:
+    """HF_TOKEN from a Colab secret or the environment, else the token a ``hf auth login`` saved; never prompts."""
+    try:
+        from huggingface_hub import get_token
+
+        return secret(HF_TOKEN) or get_token()
+    except Exception:  # an unreadable token file, a failed OAuth refresh, ...
+        return secret(HF_TOKEN)
+
+
+def _push_error(err: Exception, repo_id: str) -> str:
+    """One sentence for a failed push: rejected token, someone else's namespace, bad id, offline, or unknown."""
+    status = http_status(err)
+    if status == 401:
+        return (f"The Hub rejected the Hugging Face token (HTTP 401): store a valid token with write access as "
+                f"{HF_TOKEN} (https://huggingface.co/settings/tokens), or set PUSH_TO_HUB=False.")
+    if status == 403:
+        return (f"The token may not write to {repo_id} (HTTP 403): set HUB_REPO to 'your-user-name/a-name' in your "
+                "own namespace and use a token with write access, or set PUSH_TO_HUB=False.")
+    if connection_failed(err):
+        return (f"Could not reach the Hugging Face Hub ({type(err).__name__}): check the internet connection, or set "
+                "PUSH_TO_HUB=False.")
+    if isinstance(err, ValueError) and status is None:
+        return (f"HUB_REPO={repo_id!r} is not a valid repository id: use 'user-name/a-name' with letters, digits, "
+                "'-', '_' or '.'.")
+    return f"Pushing to {repo_id} failed ({error_line(err)}): run this cell again, or set PUSH_TO_HUB=False."
+
+
+def push_adapter(path, repo_id: str, token: str | None = None) -> str:
+    """Upload the saved adapter folder (card included) to a private Hub repository (token: HF_TOKEN); return its URL."""
     from huggingface_hub import create_repo, upload_folder
 
+    if not (Path(path) / "adapter_config.json").exists():
+        raise WorkbookError(f"No adapter in {path}: run the training and saving cells first.")
+    token = token or _hub_token()
     if not token:
-        raise WorkbookError("No Hugging Face token found: add HF_TOKEN to Colab secrets or the environment, "
-                            "or set PUSH_TO_HUB=False.")
-    create_repo(repo_id, private=True, exist_ok=True, token=token)
-    upload_folder(folder_path=str(path), repo_id=repo_id, token=token)
+        raise WorkbookError(f"Pushing to the Hub needs a Hugging Face token with write access and no {HF_TOKEN} was "
+                            f"found: {secret_hint(HF_TOKEN)}, or set PUSH_TO_HUB=False.")
+    try:
+        create_repo(repo_id, private=True, exist_ok=True, token=token)
+        upload_folder(folder_path=str(path), repo_id=repo_id, token=token)
+    except Exception as err:  # never let a library message (or the token) through
+        raise WorkbookError(_push_error(err, repo_id).replace(token, "***")) from None
     return f"https://huggingface.co/{repo_id}"

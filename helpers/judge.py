@@ -2,14 +2,13 @@
 
 As in the Asclepius paper (Kweon et al., ACL Findings 2024), a stronger model grades an answer 1-4 against the note
 (pointwise) or picks the better of two answers (pairwise; asked twice, swapped, against position bias). The judge is
-any OpenAI-compatible ``/chat/completions`` endpoint; without an API key the step is skipped.
+any OpenAI-compatible ``/chat/completions`` endpoint; without an API key (a Colab secret or an environment variable,
+never a prompt) the step is skipped.
 """
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import re
 import urllib.error
 import urllib.request
@@ -18,8 +17,7 @@ from typing import Protocol
 
 import pandas as pd
 
-from .runtime import WorkbookError
-from .widgets import interactive_frontend
+from .runtime import WorkbookError, secret, secret_hint
 
 # The 1-4 rubric (Unacceptable / Poor / Satisfactory / Excellent; credit for saying the note cannot answer) is adapted
 # in our own words from the Asclepius authors' GPT-4 evaluation prompt, starmpcc/Asclepius eval/gpt4_evaluate.py
@@ -107,25 +105,9 @@ def parse_pairwise(reply: str) -> str | None:
     return None
 
 
-def _colab_secret(env_var: str) -> str | None:
-    """The Colab secret named ``env_var``, or None outside Colab or when it is missing or not shared."""
-    try:
-        from google.colab import userdata  # type: ignore[import-not-found]
-
-        return userdata.get(env_var) or None
-    except Exception:  # not in Colab, SecretNotFoundError, NotebookAccessError, ...
-        return None
-
-
 def api_key(env_var: str = "JUDGE_API_KEY") -> str | None:
-    """The judge API key from a Colab secret, the environment or a hidden prompt (interactive only), else None."""
-    key = _colab_secret(env_var) or os.environ.get(env_var) or None
-    if key is None and interactive_frontend():
-        try:
-            key = getpass.getpass(f"{env_var} (input hidden; leave empty to skip the judge): ").strip() or None
-        except EOFError:
-            key = None
-    return key
+    """The judge API key from a Colab secret or the environment, else None; it never prompts."""
+    return secret(env_var)
 
 
 @dataclass
@@ -216,7 +198,7 @@ def judge_or_skip(rows: pd.DataFrame, base_url: str, model: str, env_var: str = 
     print(PHI_WARNING)
     key = api_key(env_var)
     if key is None:
-        print(f"No judge API key found (set {env_var} or a Colab secret): skipping the LLM-as-judge step.")
+        print(f"Skipping the LLM-as-judge step because no {env_var} was found: to use it, {secret_hint(env_var)}.")
         return None
     client = JudgeClient(base_url=base_url, model=model, api_key=key, timeout=timeout)
     return judge_pointwise(client, rows) if pairwise is None else judge_pairwise(client, rows, *pairwise)

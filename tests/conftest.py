@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import types
+
 import pandas as pd
 import pytest
 
@@ -37,3 +40,25 @@ def qa_table() -> pd.DataFrame:
             rows.append({"patient_id": f"P{p}", "note": f"Pt {p} admitted with CP. " * (p + 1),
                          "question": f"Question {q}?", "answer": f"Answer {p}-{q}.", "task": "Question Answering"})
     return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def fake_colab(monkeypatch):
+    """Call it with a dict to pretend to run in Colab, whose Secrets panel (shared with the notebook) holds it."""
+
+    def install(secrets: dict) -> None:
+        def get(name):
+            if name not in secrets:
+                raise KeyError(f"Secret {name} does not exist.")  # Colab raises SecretNotFoundError
+            return secrets[name]
+
+        userdata = types.ModuleType("google.colab.userdata")
+        userdata.get = get
+        colab = types.ModuleType("google.colab")
+        colab.userdata = userdata
+        google = types.ModuleType("google")
+        google.colab = colab
+        for name, module in (("google", google), ("google.colab", colab), ("google.colab.userdata", userdata)):
+            monkeypatch.setitem(sys.modules, name, module)
+
+    return install

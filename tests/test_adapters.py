@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import sys
 import time
 
 import pytest
@@ -55,8 +56,89 @@ def test_merged_model_matches_the_adapter_model(small_lm, lora_model):
 def test_reload_without_an_adapter_says_what_to_run(small_lm, tmp_path):
     with pytest.raises(WorkbookError, match="run the training"):
         adapters.reload_adapter(small_lm[0], tmp_path)
-    with pytest.raises(WorkbookError, match="PUSH_TO_HUB"):
-        adapters.push_adapter(tmp_path, "me/adapter", None)
+
+
+HF_SECRET = "hf_testSECRETtoken1234567890"
+
+
+@pytest.fixture
+def hub(monkeypatch, tmp_path):
+    """A saved-adapter folder, no HF token anywhere, and fake create_repo/upload_folder that record their calls."""
+    import huggingface_hub
+
+    (tmp_path / "adapter_config.json").write_text("{}")
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)  # no token saved by `hf auth login`
+    calls = []
+    monkeypatch.setattr(huggingface_hub, "create_repo", lambda repo_id, **kw: calls.append(("create", repo_id, kw)))
+    monkeypatch.setattr(huggingface_hub, "upload_folder", lambda **kw: calls.append(("upload", kw)))
+    return tmp_path, calls
+
+
+def test_push_adapter_without_a_token_says_how_to_set_hf_token(hub, capsys):
+    path, calls = hub
+    with pytest.raises(WorkbookError) as err:
+        adapters.push_adapter(path, "me/adapter")
+    message = str(err.value)
+    assert "no HF_TOKEN was found" in message and "set the environment variable HF_TOKEN" in message
+    assert "PUSH_TO_HUB=False" in message and "judge" not in message.lower() and "\n" not in message
+    assert calls == [] and capsys.readouterr().out == ""
+    with pytest.raises(WorkbookError, match="run the training and saving cells"):
+        adapters.push_adapter(path / "missing", "me/adapter", HF_SECRET)
+
+
+def test_push_adapter_reads_hf_token_itself_and_never_shows_it(hub, monkeypatch, capsys):
+    path, calls = hub
+    monkeypatch.setenv("HF_TOKEN", HF_SECRET)
+    assert adapters.push_adapter(path, "me/adapter") == "https://huggingface.co/me/adapter"
+    assert calls[0] == ("create", "me/adapter", {"private": True, "exist_ok": True, "token": HF_SECRET})
+    assert calls[1][1]["token"] == HF_SECRET and calls[1][1]["folder_path"] == str(path)
+    assert HF_SECRET not in capsys.readouterr().out
+
+
+def _hub_http_error(cls, code: int, message: str):
+    """A real huggingface_hub HTTP error with status ``code``."""
+    import httpx2
+
+    request = httpx2.Request("POST", "https://huggingface.co/api/repos/create")
+    return cls(message, response=httpx2.Response(code, request=request))
+
+
+def _push_failures():
+    import httpx2
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError, RepositoryNotFoundError
+
+    return [
+        (_hub_http_error(HfHubHTTPError, 401, f"401 Client Error: Invalid credentials {HF_SECRET}"), "HTTP 401"),
+        (_hub_http_error(HfHubHTTPError, 403, "403 Forbidden: You don't have the rights"), "HTTP 403"),
+        (_hub_http_error(RepositoryNotFoundError, 401, "Repository Not Found"), "HTTP 401"),
+        (httpx2.ConnectError("[Errno -2] Name or service not known"), "Could not reach the Hugging Face Hub"),
+        (HFValidationError("Repo id must use alphanumeric chars"), "not a valid repository id"),
+        (RuntimeError(f"something odd with {HF_SECRET}\nsecond line"), "RuntimeError: something odd with ***"),
+    ]
+
+
+def _raises(error: Exception):
+    """A fake Hub function that raises ``error``."""
+    def fail(*args, **kwargs):
+        raise error
+
+    return fail
+
+
+def test_push_failures_are_one_sentence_without_the_token(hub, monkeypatch):
+    import huggingface_hub
+
+    path, _ = hub
+    for error, expected in _push_failures():
+        monkeypatch.setattr(huggingface_hub, "create_repo", _raises(error))
+        with pytest.raises(WorkbookError) as err:
+            adapters.push_adapter(path, "me/adapter", HF_SECRET)
+        message = str(err.value)
+        assert expected in message and HF_SECRET not in message and "\n" not in message, message
+        assert err.value.__cause__ is None and err.value.__suppress_context__
 
 
 def test_batched_greedy_answers_equal_one_at_a_time(small_lm):
