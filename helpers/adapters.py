@@ -13,7 +13,8 @@ from pathlib import Path
 import torch
 
 from .data import connection_failed, error_line, http_status
-from .runtime import WorkbookError, secret, secret_hint
+from .keys import secret, secret_hint
+from .runtime import WorkbookError
 
 HF_TOKEN = "HF_TOKEN"  # the Colab secret or environment variable push_adapter reads
 

@@ -22,18 +22,61 @@ NOTEBOOKS = ("02_gpu_memory_math", "03_lora_sft", "04_qlora_sft", "05_two_stage_
 GIB = 2**30
 
 
+def phi2_shaped(vocab_size: int, eos_token_id: int, hidden_size: int | None = None, num_layers: int | None = None,
+                seed: int = 0, device: str = "cpu", dtype=None):
+    """A randomly initialised PhiForCausalLM with phi-2's configuration (its head size, rotary share, activation),
+    optionally narrower and shallower: memory and time are phi-2's, the answers are noise."""
+    import torch
+    from transformers import PhiForCausalLM
+
+    from .models import phi2_config
+
+    config = phi2_config()
+    if hidden_size is not None or vocab_size > config.vocab_size:  # full size keeps phi-2's 51,200 embeddings
+        config.vocab_size = vocab_size
+    config.bos_token_id = config.eos_token_id = eos_token_id
+    if hidden_size is not None:
+        heads = max(1, hidden_size // 80)  # phi-2's head size is 80
+        config.hidden_size, config.num_attention_heads, config.num_key_value_heads = 80 * heads, heads, heads
+        config.intermediate_size = 4 * config.hidden_size
+    if num_layers is not None:
+        config.num_hidden_layers = num_layers
+    torch.manual_seed(seed)
+    with torch.device(device):
+        return PhiForCausalLM(config).to(dtype or torch.float32).eval()
+
+
+def save_phi2_shaped(out_dir, hidden_size: int | None = None, num_layers: int | None = None,
+                     device: str = "cpu", dtype=None) -> Path:
+    """Save a phi-2-shaped random checkpoint with the tiny model's tokenizer into ``out_dir`` (no download)."""
+    from transformers import AutoTokenizer
+
+    from .models import _no_progress_bars, load_tiny_dir
+
+    tokenizer = AutoTokenizer.from_pretrained(load_tiny_dir())
+    import torch
+
+    model = phi2_shaped(len(tokenizer), tokenizer.eos_token_id, hidden_size, num_layers, device=device,
+                        dtype=dtype or torch.float16)
+    out_dir = Path(out_dir)
+    with _no_progress_bars():
+        model.save_pretrained(out_dir)
+        tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
 def prepare(out: Path, n_notes: int = 3000) -> tuple[Path, Path]:
     """The phi-2-shaped random checkpoint and the Asclepius-schema CSV, built once into ``out``."""
     import torch
 
     from .data import load_notes
-    from .models import save_phi2_shaped
 
     model_dir, csv = out / "phi2-shaped-random", out / "asclepius-schema.csv"
     if not (model_dir / "config.json").exists():
         save_phi2_shaped(model_dir, device="cuda", dtype=torch.float16)
     if not csv.exists():
-        load_notes("synthetic", n_notes=n_notes).to_csv(csv, index=False)
+        notes = load_notes("synthetic", n_notes=n_notes)
+        notes.rename(columns={"note": "patient"}).to_csv(csv, index=False)  # the Hub CSV's column names
     return model_dir, csv
 
 

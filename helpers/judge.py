@@ -17,7 +17,8 @@ from typing import Protocol
 
 import pandas as pd
 
-from .runtime import WorkbookError, secret, secret_hint
+from .keys import secret, secret_hint
+from .runtime import WorkbookError
 
 # The 1-4 rubric (Unacceptable / Poor / Satisfactory / Excellent; credit for saying the note cannot answer) is adapted
 # in our own words from the Asclepius authors' GPT-4 evaluation prompt, starmpcc/Asclepius eval/gpt4_evaluate.py

@@ -165,11 +165,7 @@ def load_tiny_lm(settings: TinySettings = TINY, verbose: bool = True, quantizati
 
     ``quantization="nf4"`` loads it 4-bit with bitsandbytes (which quantizes on the CPU too).
     """
-    path = tiny_model_dir(settings)
-    if not (path / "build_report.json").exists():
-        if verbose:
-            print(f"Building the tiny Phi model once (about 2 minutes on 2 CPU cores) into {path} ...")
-        build_tiny_lm(settings, path)
+    path = load_tiny_dir(settings, verbose)
     report = _read_report(path)
     if verbose:
         print(f"Tiny Phi: {report['parameters']:,} parameters, held-out perplexity "
@@ -254,44 +250,11 @@ def load_lm(rt, quantization: str = "none", double_quant: bool = True):
     return load_pretrained(rt.model, rt.dtype, quantization, double_quant, rt.device)
 
 
-def phi2_shaped(vocab_size: int, eos_token_id: int, hidden_size: int | None = None, num_layers: int | None = None,
-                seed: int = 0, device: str = "cpu", dtype=torch.float32):
-    """A randomly initialised PhiForCausalLM with phi-2's configuration (its head size, rotary share, activation),
-    optionally narrower and shallower: memory and time are phi-2's, the answers are noise."""
-    from transformers import PhiForCausalLM
-
-    config = phi2_config()
-    if hidden_size is not None or vocab_size > config.vocab_size:  # full size keeps phi-2's 51,200 embeddings
-        config.vocab_size = vocab_size
-    config.bos_token_id = config.eos_token_id = eos_token_id
-    if hidden_size is not None:
-        heads = max(1, hidden_size // 80)  # phi-2's head size is 80
-        config.hidden_size, config.num_attention_heads, config.num_key_value_heads = 80 * heads, heads, heads
-        config.intermediate_size = 4 * config.hidden_size
-    if num_layers is not None:
-        config.num_hidden_layers = num_layers
-    torch.manual_seed(seed)
-    with torch.device(device):
-        return PhiForCausalLM(config).to(dtype).eval()
-
-
-def save_phi2_shaped(out_dir, hidden_size: int | None = None, num_layers: int | None = None,
-                     device: str = "cpu", dtype=torch.float16) -> Path:
-    """Save a phi-2-shaped random checkpoint with the tiny model's tokenizer into ``out_dir`` (no download)."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(load_tiny_dir())
-    model = phi2_shaped(len(tokenizer), tokenizer.eos_token_id, hidden_size, num_layers, device=device, dtype=dtype)
-    out_dir = Path(out_dir)
-    with _no_progress_bars():
-        model.save_pretrained(out_dir)
-        tokenizer.save_pretrained(out_dir)
-    return out_dir
-
-
-def load_tiny_dir(settings: TinySettings = TINY) -> Path:
+def load_tiny_dir(settings: TinySettings = TINY, verbose: bool = False) -> Path:
     """The tiny model's cache folder, building the model first if this machine has none yet."""
     path = tiny_model_dir(settings)
     if not (path / "build_report.json").exists():
+        if verbose:
+            print(f"Building the tiny Phi model once (about 2 minutes on 2 CPU cores) into {path} ...")
         build_tiny_lm(settings, path)
     return path

@@ -125,7 +125,7 @@ def sft_settings(rt, output_dir, *, max_steps: int, batch_size: int, grad_accum:
         activation_checkpointing=checkpointing, activation_checkpointing_kwargs={"use_reentrant": False},
         optim=optimizer_for(rt, quantized), max_length=max_length, packing=False, completion_only_loss=True,
         train_sampling_strategy="group_by_length",  # batches of similar length: less padding, fewer wasted tokens
-        logging_steps=logging_steps, save_strategy="steps", save_steps=save_steps, save_total_limit=2,
+        logging_steps=min(logging_steps, max_steps), save_strategy="steps", save_steps=save_steps, save_total_limit=2,
         include_num_input_tokens_seen="non_padding", report_to="none", seed=seed, data_seed=seed,
         dataloader_pin_memory=rt.device == "cuda",
     )

@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from helpers import data, models
+from helpers import data, gpucheck
 from helpers.runner import NOTEBOOKS, execute
 
 SMALL = {"N_TRAIN": 16, "N_TEST": 8, "MAX_STEPS": 2, "BATCH_SIZE": 2, "GRAD_ACCUM": 2, "GRAD_CHECKPOINTING": True,
@@ -26,11 +26,11 @@ PARAMETERS = {
 @pytest.fixture(scope="module")
 def gpu_like(tmp_path_factory):
     """A phi-2-shaped random model (phi-2's head size, rotary share and activation; narrower, 2 layers) saved with
-    save_pretrained, and the synthetic notes as an Asclepius-schema CSV."""
+    save_pretrained, and the synthetic notes as a CSV with the Hub's Asclepius column names."""
     root = tmp_path_factory.mktemp("gpu-like")
-    model_dir = models.save_phi2_shaped(root / "phi2-shaped", hidden_size=160, num_layers=2)
+    model_dir = gpucheck.save_phi2_shaped(root / "phi2-shaped", hidden_size=160, num_layers=2)
     csv = root / "asclepius.csv"
-    data.load_notes("synthetic", n_notes=300).to_csv(csv, index=False)
+    data.load_notes("synthetic", n_notes=300).rename(columns={"note": "patient"}).to_csv(csv, index=False)  # Hub names
     return model_dir, csv
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers import models
+from helpers import models, runtime
 from helpers.runtime import WorkbookError
 from tests.conftest import SMALL
 
@@ -63,9 +63,9 @@ def test_phi2_loader_without_gpu_is_one_sentence():
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     with pytest.raises(WorkbookError, match="needs a CUDA GPU"):
-        models.load_pretrained(models.PHI2)
+        models.load_pretrained(runtime.PHI2)
     with pytest.raises(WorkbookError, match="'none' or 'nf4'"):
-        models.load_pretrained(models.PHI2, quantization="int3")
+        models.load_pretrained(runtime.PHI2, quantization="int3")
 
 
 def test_double_quant_false_changes_the_nf4_bytes_by_the_expected_constant(small_lm, tmp_path):
