@@ -22,8 +22,6 @@ from .runtime import WorkbookError
 
 EMULATE_ENV = "WORKBOOK_EMULATE_T4"
 T4_TORCH_GIB = 14.74  # a Colab T4: nvidia-smi shows 15,360 MiB, torch ~15.83e9 bytes (the driver reserves the rest)
-T4_CAPABILITY = (7, 5)
-ATTENTION = "sdpa"  # PyTorch's scaled_dot_product_attention: its kernels accumulate and normalise in fp32
 
 
 def emulating_t4() -> bool:
