@@ -131,7 +131,8 @@ def sft_parts(s: dict, n: int) -> dict[str, tuple[int, float]]:
 def classifier_parts(s: dict, n: int) -> dict[str, tuple[int, float]]:
     """(tokens, FLOPs) of notebook 05: stage-1 LoRA steps and perplexity, stage-2 variants and predictions.
 
-    Head-only variants (no trainable adapter) backpropagate through the head alone: forward FLOPs only.
+    Head-only variants (no trainable adapter) backpropagate through the head alone: forward FLOPs only. With
+    activation checkpointing (on for the GPU track) stage 1 and the adapted variants recompute one forward pass.
     """
     from .classify import VARIANTS
 
@@ -140,9 +141,10 @@ def classifier_parts(s: dict, n: int) -> dict[str, tuple[int, float]]:
     note = min(s["note_tokens"], s["max_length"])
     per_run = s["epochs"] * s["n_train"] * note
     adapted = sum(VARIANTS[k].trainable != {"head"} for k in s["variants"]) / len(s["variants"])
-    return {"stage 1 training": (stage1, training_flops(n, stage1, "lora", False)),
+    ckpt = s.get("checkpointing", True)
+    return {"stage 1 training": (stage1, training_flops(n, stage1, "lora", ckpt)),
             "stage 1 perplexity": (ppl, 2 * n * ppl),
-            "stage 2 training": (runs * per_run, (4 * adapted + 2 * (1 - adapted)) * n * runs * per_run),
+            "stage 2 training": (runs * per_run, ((4 + 2 * ckpt) * adapted + 2 * (1 - adapted)) * n * runs * per_run),
             "stage 2 prediction": (runs * s["n_test"] * note, 2 * n * runs * s["n_test"] * note)}
 
 

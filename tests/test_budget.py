@@ -102,12 +102,13 @@ def test_predicted_minutes_for_the_two_stage_classifier(no_measurements):
     ppl = 4 * 64 * 512  # 64 train + 64 test blocks, before and after
     per_variant = g["epochs"] * g["n_train"] * note  # epochs x training notes x tokens
     scored = 6 * g["n_notes"] // 10 * note  # six variants score 10% of the notes
-    flops = 4 * n * stage1 + 2 * n * ppl + (4 * 4 + 2 * 2) * n * per_variant + 2 * n * scored  # a, c: head only
+    # checkpointing (GPU track): LoRA 4 + 2 recomputed; a and c train the head only: forward FLOPs
+    flops = 6 * n * stage1 + 2 * n * ppl + (4 * 6 + 2 * 2) * n * per_variant + 2 * n * scored
     p = budget.predicted_minutes("05_two_stage_classifier")
     assert p["tokens"] == stage1 + ppl + 6 * per_variant + scored
     assert p["flops"] == pytest.approx(flops) and p["minutes"] == pytest.approx(flops / (65e12 * 0.3) / 60)
     per_task = budget.predicted_minutes("05_two_stage_classifier", {"one_model_per_task": True, "variants": "b"})
-    assert per_task["parts"]["stage 2 training"] == (5 * per_variant, 4 * n * 5 * per_variant)
+    assert per_task["parts"]["stage 2 training"] == (5 * per_variant, 6 * n * 5 * per_variant)
     with pytest.raises(WorkbookError, match="01_lm_basics"):
         budget.predicted_minutes("01_lm_basics")
 

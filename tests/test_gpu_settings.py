@@ -71,6 +71,6 @@ def test_04_adapters_stay_fp32_on_an_fp16_quantized_base(runs):
 
 def test_05_one_model_at_a_time_and_fp16_stage1(runs):
     r = runs["05_two_stage_classifier"]["metrics"]
-    assert all(r["wiring_ok"].values()) and r["stage1_checkpointing"]
+    assert all(r["wiring_ok"].values()) and r["stage1_checkpointing"] and r["classifier_checkpointing"]
     assert not r["lm_alive_after_stage1"] and r["wrapped_models_alive"] == 0
     assert math.isfinite(r["ppl_after"]["test"])
