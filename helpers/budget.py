@@ -16,7 +16,6 @@ from .memory import GIB, Setup, as_model, estimate
 from .runtime import WorkbookError
 
 T4_FP16_TFLOPS = 65.0  # NVIDIA's T4 datasheet: peak fp16 tensor-core throughput (TFLOP/s)
-T4_NVIDIA_SMI_MIB = 15_360  # a Colab T4's total as nvidia-smi prints it (ECC check bits already taken out)
 # torch sees less on a Colab T4 (gpu.T4_TORCH_GIB = 14.74 GiB); the CUDA context then comes out of those
 # (memory.CUDA_CONTEXT_BYTES is its allowance).
 T4_UTILISATION = 0.3  # assumption: the fraction of the T4's fp16 peak a training run achieves (not measured)

@@ -21,7 +21,8 @@ import os
 from .runtime import WorkbookError
 
 EMULATE_ENV = "WORKBOOK_EMULATE_T4"
-T4_TORCH_GIB = 14.74  # a Colab T4: nvidia-smi shows 15,360 MiB, torch ~15.83e9 bytes (the driver reserves the rest)
+T4_NVIDIA_SMI_MIB = 15_360  # a Colab T4's total as nvidia-smi prints it (ECC check bits already taken out)
+T4_TORCH_GIB = 14.74  # what torch sees of it, ~15.83e9 bytes (the driver reserves the rest)
 
 
 def emulating_t4() -> bool:

@@ -48,7 +48,7 @@ class Runtime:
     @property
     def local_model(self) -> bool:
         """True when the model comes from this machine (the tiny model or a folder), not from the Hub."""
-        return self.model == TINY_MODEL or os.path.isdir(self.model)
+        return self.model == TINY_MODEL or is_folder(self.model)
 
     @property
     def dtype(self):
@@ -147,12 +147,17 @@ def _ram_gib() -> tuple[float, float]:
         return kib("MemTotal"), kib("MemAvailable")
 
 
+def is_folder(model: str | None) -> bool:
+    """True when ``model`` names a folder on this machine (``~`` expanded)."""
+    return model is not None and os.path.isdir(os.path.expanduser(str(model).strip()))
+
+
 def resolve_model(track: str, model: str | None) -> str:
     """``MODEL=None`` means the track's model (phi-2 on GPU, the tiny Phi on CPU); a folder or a Hub id otherwise."""
     if model is None or str(model).strip() == "":
         return PHI2 if track == "gpu" else TINY_MODEL
     model = str(model).strip()
-    if os.path.isdir(os.path.expanduser(model)):
+    if is_folder(model):
         return os.path.expanduser(model)
     if track == "cpu" and model != TINY_MODEL:
         raise WorkbookError(f"MODEL={model!r} is not a local folder and the CPU track never downloads: set MODEL "
@@ -183,8 +188,7 @@ def detect(track: str = "auto", model: str | None = None) -> Runtime:
 
     cuda = torch.cuda.is_available()
     forced = os.environ.get(TRACK_ENV) if str(track).strip().lower() == "auto" else None
-    local = model is not None and os.path.isdir(os.path.expanduser(str(model)))
-    chosen, reason = select_track(forced or track, cuda=cuda, hub=True if local else None)
+    chosen, reason = select_track(forced or track, cuda=cuda, hub=True if is_folder(model) else None)
     if forced:
         reason += f" (TRACK='auto' overridden by ${TRACK_ENV}, as the test suite does)"
     name = resolve_model(chosen, model)
