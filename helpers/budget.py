@@ -11,7 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .activations import Batch
-from .gpu import EMULATE_ENV, T4_TORCH_GIB
+from .gpu import (
+    EMULATE_ENV,
+    T4_NVIDIA_SMI_MIB,  # noqa: F401 - notebook 02 reads both T4 figures from budget
+    T4_TORCH_GIB,
+)
 from .memory import GIB, Setup, as_model, estimate
 from .runtime import WorkbookError
 
