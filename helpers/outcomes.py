@@ -154,3 +154,110 @@ def paper_table3(model: str = "LLaMA") -> pd.DataFrame:
     rows = table[table["model"] == model].drop(columns="model").set_index("variant")
     rows.index = [f"{key}. {name}" for key, name in zip("abcdef", rows.index, strict=True)]
     return rows
+
+
+# --- Bootstrap intervals over the test notes (notebook 05) ------------------------------------------------------
+
+class ResampledAuroc:
+    """Each task's AUROC of one model's test scores on any resample of the test notes (notebook 05's intervals).
+
+    ``per_task(idx)`` equals ``metrics.task_auroc`` on ``labels[idx], scores[idx]`` for every task (tested), but
+    counts each note's multiplicity over one sort per output column, for all columns at once, and remembers
+    each resample: a thousand resamples of seven models then take seconds, not minutes.
+    """
+
+    def __init__(self, labels: list[Labels], scores: dict[str, np.ndarray]):
+        ys, ss, owner = [], [], []
+        for t, lab in enumerate(labels):
+            y, s = np.asarray(lab.test), np.asarray(scores[lab.task.column], dtype=float)
+            if lab.task.kind == "binary":
+                cols = [(y == 1, s[:, 1] if s.ndim == 2 else s)]
+            elif lab.task.kind == "multiclass":
+                cols = [(y == k, s[:, k]) for k in range(s.shape[1])]  # one-vs-rest, as metrics.ovr_auroc
+            else:
+                cols = [(y[:, j] > 0.5, s[:, j]) for j in range(s.shape[1])]
+            ys += [c[0] for c in cols]
+            ss += [c[1] for c in cols]
+            owner += [t] * len(cols)
+        scores_ = np.stack(ss, axis=1)
+        self.n, self.owner, self.n_tasks = len(scores_), np.array(owner), len(labels)
+        self.order = np.argsort(scores_, axis=0, kind="stable")
+        ranked = np.take_along_axis(scores_, self.order, axis=0)
+        self.positive = np.take_along_axis(np.stack(ys, axis=1), self.order, axis=0).astype(float)
+        rows = np.arange(self.n)[:, None]
+        starts = np.ones(ranked.shape, dtype=bool)
+        starts[1:] = ranked[1:] != ranked[:-1]  # a new run of tied scores begins here
+        ends = np.ones(ranked.shape, dtype=bool)
+        ends[:-1] = starts[1:]
+        first = np.maximum.accumulate(np.where(starts, rows, 0), axis=0)  # first row of each row's tie run
+        last = np.minimum.accumulate(np.where(ends, rows, self.n - 1)[::-1], axis=0)[::-1]
+        width = ranked.shape[1]  # flat positions in the (n + 1) x width table of cumulative negatives
+        self.lower_at, self.upper_at = first * width + np.arange(width), (last + 1) * width + np.arange(width)
+        self._memo: dict[bytes, np.ndarray] = {}
+
+    def per_task(self, idx: np.ndarray) -> np.ndarray:
+        """AUROC per task on the notes ``idx`` (repeats count); NaN where a task is undefined on them."""
+        key = np.asarray(idx).tobytes()
+        if key not in self._memo:
+            w = np.bincount(idx, minlength=self.n).astype(float)[self.order]
+            pos = w * self.positive
+            neg = w - pos
+            below = np.zeros((self.n + 1, neg.shape[1]))
+            np.cumsum(neg, axis=0, out=below[1:])  # row r: weighted negatives ranked below sorted row r
+            lower, upper = below.ravel()[self.lower_at], below.ravel()[self.upper_at]
+            n_pos, n_neg = pos.sum(0), neg.sum(0)
+            with np.errstate(invalid="ignore", divide="ignore"):  # ties with a negative count one half
+                auc = np.where((n_pos > 0) & (n_neg > 0), (pos * (lower + upper) / 2).sum(0) / (n_pos * n_neg), np.nan)
+            ok = np.isfinite(auc)
+            sums = np.bincount(self.owner, weights=np.where(ok, auc, 0), minlength=self.n_tasks)
+            counts = np.bincount(self.owner, weights=ok, minlength=self.n_tasks)
+            with np.errstate(invalid="ignore"):
+                self._memo[key] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        return self._memo[key]
+
+    def macro(self, idx: np.ndarray) -> float:
+        """The mean of the per-task AUROCs on ``idx`` (NaN if any task is undefined there)."""
+        return float(self.per_task(idx).mean())
+
+
+def auroc_intervals(model: ResampledAuroc, shorts: list[str], against: ResampledAuroc | None = None,
+                    n_boot: int = 1000, seed: int = 0) -> dict[str, object]:
+    """Per task and "macro": the AUROC (or, with ``against``, the paired difference model - against) with its
+    95% bootstrap interval over resampled test notes (notebook 05); None where too few resamples define it."""
+    from .stats import bootstrap
+
+    def stat(i):
+        return (lambda idx: model.per_task(idx)[i] - (against.per_task(idx)[i] if against else 0.0))
+
+    def macro(idx):
+        return model.macro(idx) - (against.macro(idx) if against else 0.0)
+
+    out = {}
+    for name, f in [*((s, stat(i)) for i, s in enumerate(shorts)), ("macro", macro)]:
+        try:
+            out[name] = bootstrap(f, model.n, n_boot=n_boot, seed=seed)  # one seed: every call draws the same notes
+        except WorkbookError:
+            out[name] = None
+    return out
+
+
+def verdict(interval) -> str:
+    """What a difference's interval supports (notebook 05): higher, lower, or not resolved."""
+    if interval is None:
+        return "no interval (too few test positives)"
+    if interval.low > 0:
+        return "higher (interval above 0)"
+    return "lower (interval below 0)" if interval.high < 0 else "not resolved (interval includes 0)"
+
+
+def finding(intervals: list, threshold: float, above: bool) -> str:
+    """Whether a claim 'difference above (or below) threshold' holds for every interval (notebook 05's reading of
+    the paper): reproduces (all on the claimed side), contradicts (any on the other side), else cannot resolve."""
+    if not intervals:
+        return "not run"
+    if any(iv is None for iv in intervals):
+        return "cannot resolve (too few test positives)"
+    sides = [1 if iv.low > threshold else -1 if iv.high < threshold else 0 for iv in intervals]
+    want = 1 if above else -1
+    return ("reproduces" if all(s == want for s in sides) else "contradicts" if -want in sides
+            else "cannot resolve")

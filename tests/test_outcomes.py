@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import outcomes
+from helpers import metrics, outcomes
 from helpers.runtime import WorkbookError
 
 
@@ -84,3 +84,56 @@ def test_paper_table_is_the_reference_rows():
     assert table.index[0] == "a. head only" and table.index[-1].startswith("f. ")
     assert table.loc["f. + Clinical LoRA trainable + Downstream LoRA", "macro_avg"] == 73.21
     assert table["macro_avg"].idxmax().startswith("f. ") and table["macro_avg"].idxmin() == "a. head only"
+
+
+def _scored(seed: int = 0, n: int = 60):
+    """Labels and tied, noisy scores for one task of each kind (notebook 05's intervals)."""
+    rng = np.random.default_rng(seed)
+    train = pd.DataFrame({"mortality": rng.integers(0, 2, n), "los_bucket": rng.integers(0, 4, n),
+                          "diagnoses": [";".join(c for c in "ABC" if rng.random() < 0.4) for _ in range(n)]})
+    labels = [outcomes.labels_for(outcomes.TASKS[t], train, train) for t in ("mortality", "los_bucket", "diagnoses")]
+    noisy = lambda y, k: (np.eye(k)[y] if y.ndim == 1 else y) + rng.normal(0, 1.0, (n, k))  # noqa: E731
+    scores = {"mortality": noisy(labels[0].test, 2).round(1), "los_bucket": noisy(labels[1].test, 4).round(1),
+              "diagnoses": noisy(labels[2].test, 3).round(1)}  # rounded: many tied scores
+    return labels, scores
+
+
+def test_resampled_auroc_equals_task_auroc_on_every_resample():
+    labels, scores = _scored()
+    resampled = outcomes.ResampledAuroc(labels, scores)
+    rng = np.random.default_rng(1)
+    for idx in [np.arange(60), *(rng.integers(0, 60, 60) for _ in range(20))]:
+        expected = [metrics.task_auroc(lab.task.kind, lab.test[idx], scores[lab.task.column][idx]) for lab in labels]
+        assert np.allclose(resampled.per_task(idx), expected, atol=1e-12)
+        assert resampled.macro(idx) == pytest.approx(np.mean(expected))
+    negatives = np.flatnonzero(labels[0].test == 0)
+    assert np.isnan(resampled.per_task(negatives)[0]) and np.isnan(resampled.macro(negatives))  # MOR undefined
+
+
+def test_intervals_contain_the_estimate_and_pair_the_notes():
+    labels, scores = _scored()
+    model = outcomes.ResampledAuroc(labels, scores)
+    ci = outcomes.auroc_intervals(model, ["MOR", "LOS", "DIAG"], n_boot=300)
+    assert set(ci) == {"MOR", "LOS", "DIAG", "macro"}
+    assert all(iv.low <= iv.estimate <= iv.high and iv.high - iv.low > 0 for iv in ci.values())
+    same = outcomes.auroc_intervals(model, ["MOR", "LOS", "DIAG"], against=outcomes.ResampledAuroc(labels, scores),
+                                    n_boot=300)
+    assert all((iv.estimate, iv.low, iv.high) == (0, 0, 0) for iv in same.values())  # same notes: no difference
+    other = outcomes.ResampledAuroc(labels, _scored(seed=2)[1])
+    diff = outcomes.auroc_intervals(other, ["MOR", "LOS", "DIAG"], against=model, n_boot=300)
+    assert diff["macro"].estimate == pytest.approx(other.macro(np.arange(60)) - model.macro(np.arange(60)))
+
+
+def test_verdicts_and_findings_follow_the_interval():
+    from helpers.stats import Interval
+
+    up, down, across = Interval(0.05, 0.01, 0.09), Interval(-0.05, -0.09, -0.01), Interval(0.01, -0.03, 0.05)
+    assert outcomes.verdict(up) == "higher (interval above 0)"
+    assert outcomes.verdict(down).startswith("lower") and outcomes.verdict(across).startswith("not resolved")
+    assert outcomes.verdict(None).startswith("no interval")
+    assert outcomes.finding([up], 0.0, above=True) == "reproduces"
+    assert outcomes.finding([up], 0.1, above=False) == "reproduces"  # "helps less than 0.1"
+    assert outcomes.finding([up, across], 0.0, above=True) == "cannot resolve"
+    assert outcomes.finding([up, down], 0.0, above=True) == "contradicts"
+    assert outcomes.finding([up], 0.0, above=False) == "contradicts"
+    assert outcomes.finding([], 0.0, above=True) == "not run"
