@@ -53,6 +53,24 @@ def adapter_off(model):
     return model.disable_adapter() if hasattr(model, "disable_adapter") else contextlib.nullcontext()
 
 
+def one_per_task(df: pd.DataFrame, columns: list[str], tail: int = 160) -> pd.DataFrame:
+    """The first held-out example of every task, in full: the end of its prompt, the reference and each answer.
+
+    The first of each task, not the best: what you read is what the averages are made of.
+    """
+    first = df.groupby("task", sort=True).head(1).set_index("task")
+    view = pd.DataFrame({"prompt (end)": ["... " + p[-tail:] for p in prompts(first)]}, index=first.index)
+    view["reference"] = first["answer"]
+    for column in columns:
+        view[column] = first[column]
+    return view
+
+
+def show_full(view: pd.DataFrame):
+    """A table styled to show whole texts, wrapped, left-aligned (pandas would cut them at 50 characters)."""
+    return view.style.set_properties(**{"text-align": "left", "white-space": "pre-wrap", "vertical-align": "top"})
+
+
 def side_by_side(df: pd.DataFrame, columns: list[str], n: int = 3, width: int = 220) -> pd.DataFrame:
     """A few rows showing the question, the reference and each model's answer, shortened to ``width``."""
     def short(text: str) -> str:

@@ -109,6 +109,28 @@ def compare(scored_by_name: Mapping[str, pd.DataFrame], metric: str = "rouge_l")
     return table
 
 
+def paired_intervals(scored_by_name: Mapping[str, pd.DataFrame], metric: str = "token_f1", seed: int = 0,
+                     level: float = 0.95) -> pd.DataFrame:
+    """Per task and overall: both models' mean ``metric``, the difference (second minus first) and its paired
+    bootstrap interval over the task's questions, and whether the interval lies above zero."""
+    from .stats import paired_bootstrap
+
+    (first, a), (second, b) = list(scored_by_name.items())[:2]
+    _require(a, ("task", metric))
+    _require(b, ("task", metric))
+    groups = [*a.groupby("task").groups.items(), ("overall", a.index)]
+    rows = {}
+    for task, index in groups:
+        x, y = a.loc[index, metric].to_numpy(float), b.loc[index, metric].to_numpy(float)
+        iv = paired_bootstrap(x, y, seed=seed, level=level)
+        rows[task] = {first: x.mean(), second: y.mean(), "difference": iv.estimate, "low": iv.low, "high": iv.high,
+                      "n": len(x), "better": iv.low > 0}
+    table = pd.DataFrame(rows).T
+    table.index.name = "task"
+    return table.astype({first: float, second: float, "difference": float, "low": float, "high": float, "n": int,
+                         "better": bool})
+
+
 # --- AUROC for the outcome classifiers (introduced in notebook 05) ----------------------------------------------
 
 def binary_auroc(y_true: Sequence[int], scores: Sequence[float]) -> float:

@@ -33,6 +33,38 @@ def loss_curve(losses: list[float], title: str = "training loss", smooth: int = 
     return fig
 
 
+def train_val_curves(curves: dict[str, pd.DataFrame], title: str):
+    """Loss against step: each frame has ``step`` and ``loss`` (training) and/or ``eval_loss`` (validation)."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for i, (name, frame) in enumerate(curves.items()):
+        colour = f"C{i}"
+        if "loss" in frame:
+            ax.plot(frame["step"], frame["loss"], color=colour, alpha=0.6, label=f"{name}: training")
+        if "eval_loss" in frame:
+            ax.plot(frame["step"], frame["eval_loss"], "o--", color=colour, label=f"{name}: validation")
+    ax.set_xlabel("optimisation step")
+    ax.set_ylabel("cross-entropy on answer tokens")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def interval_bars(table: pd.DataFrame, title: str):
+    """Horizontal bars of ``difference`` with ``low``-``high`` error bars per row, and a line at zero."""
+    fig, ax = plt.subplots(figsize=(7, 0.4 * len(table) + 1.2))
+    diff = table["difference"]
+    err = [diff - table["low"], table["high"] - diff]
+    colours = ["#55a868" if low > 0 else "#c44e52" if high < 0 else "#8c8c8c"
+               for low, high in zip(table["low"], table["high"], strict=True)]
+    ax.barh(list(table.index)[::-1], diff[::-1], xerr=[e[::-1] for e in err], color=colours[::-1], capsize=3)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("difference (green: interval above 0, grey: includes 0, red: below 0)")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 def compare_bars(values: dict[str, float], ylabel: str, title: str, log: bool = False):
     """A small bar chart of named values (e.g. token counts, perplexities), optionally on a log axis."""
     fig, ax = plt.subplots(figsize=(7, 3.5))

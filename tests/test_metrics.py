@@ -176,3 +176,16 @@ def test_auroc_single_class_is_one_clear_error():
         metrics.multilabel_auroc([[1, 0], [1, 0]], [[0.2, 0.1], [0.3, 0.4]])
     with pytest.raises(WorkbookError, match="kind"):
         metrics.task_auroc("regression", [0, 1], [0.1, 0.2])
+
+
+def test_paired_intervals_per_task_contain_their_estimates_and_resolve_a_clear_gain():
+    tasks = ["Abbreviation Expansion"] * 12 + ["Summarization"] * 12
+    base = pd.DataFrame({"task": tasks, "token_f1": [0.0, 0.1] * 12})
+    tuned = base.assign(token_f1=[0.8, 0.9] * 6 + [0.1, 0.0] * 6)  # better on one task, no change on average on the other
+    table = metrics.paired_intervals({"base": base, "fine-tuned": tuned}, "token_f1")
+    assert list(table.index) == ["Abbreviation Expansion", "Summarization", "overall"]
+    assert (table["low"] <= table["difference"]).all() and (table["difference"] <= table["high"]).all()
+    assert table.loc["Abbreviation Expansion", "difference"] == pytest.approx(0.8)
+    assert table.loc["Abbreviation Expansion", "better"]
+    assert not table.loc["Summarization", "better"]
+    assert table.loc["overall", "n"] == 24

@@ -160,3 +160,19 @@ def test_qlora_trainer_casts_adapters_to_bf16_and_we_put_them_back(small_lm, tmp
     before = sft.keep_trainable_fp32(trainer.model, rt.precision)
     assert before == {"bfloat16": 2 * 2}  # lora_A and lora_B of q_proj in both layers: TRL made them bf16
     assert {p.dtype for p in trainer.model.parameters() if p.requires_grad} == {torch.float32}
+
+
+def test_validation_loss_is_tracked_next_to_training_loss(small_lm, qa_table, tmp_path):
+    from trl import SFTTrainer
+
+    model, tokenizer = small_lm
+    args = sft.sft_config(CPU, tmp_path / "run", max_steps=4, batch_size=2, lr=1e-3, max_length=256, save_steps=100,
+                          eval_steps=2, logging_steps=1)
+    data_set = sft.sft_dataset(sft.fit_to_length(qa_table, tokenizer, 256), tokenizer)
+    trainer = SFTTrainer(model=copy.deepcopy(model), args=args, train_dataset=data_set,
+                         eval_dataset=data_set.select(range(4)), processing_class=tokenizer,
+                         peft_config=sft.lora_config(r=2, alpha=4))
+    trainer.train()
+    evals = sft.eval_history(trainer)
+    assert evals["step"].tolist() == [2, 4] and evals["eval_loss"].gt(0).all()
+    assert len(sft.loss_history(trainer)) == 4
