@@ -23,11 +23,13 @@ INSTRUCTION = ("You are a careful clinical assistant. Read the clinical note bet
 
 
 TRACK_DEFAULTS = {  # what fits the time: minutes on a CPU; under 20 minutes of a T4 (budget.predicted_minutes)
-    "cpu": {"n_train": 800, "n_test": 48, "max_steps": 100, "batch_size": 8, "grad_accum": 1, "lr": 5e-3,
-            "max_new_tokens": 128},
-    "gpu": {"n_train": 960, "n_test": 80, "max_steps": 120, "batch_size": 2, "grad_accum": 4, "lr": 2e-4,
-            "max_new_tokens": 200},
+    "cpu": {"n_train": 800, "n_test": 80, "n_val": 24, "max_steps": 100, "batch_size": 8, "grad_accum": 1,
+            "lr": 5e-3, "max_new_tokens": 64, "max_note_chars": 1800},
+    "gpu": {"n_train": 960, "n_test": 80, "n_val": 40, "max_steps": 120, "batch_size": 2, "grad_accum": 4,
+            "lr": 2e-4, "max_new_tokens": 200, "max_note_chars": 2500},
 }
+
+QLORA_STEPS = {"cpu": 40}  # notebook 04 on CPU: a short run drawn over notebook 03's curve (the GPU track: as 03)
 
 
 def track_settings(track: str, **chosen) -> dict:
@@ -89,6 +91,24 @@ def train_test_rows(splits: dict, tokenizer, max_length: int, n_train: int, n_te
     return train.sample(min(n_train, len(train)), random_state=seed), test.groupby("task").head(n_test // 8)
 
 
+def validation_rows(splits: dict, tokenizer, max_length: int, n_val: int, seed: int = 0) -> pd.DataFrame:
+    """Up to ``n_val`` length-filtered rows of the validation patients (neither trained on nor tested), for the
+    validation loss during training."""
+    val = fit_to_length(splits["validation"], tokenizer, max_length)
+    return val.sample(min(n_val, len(val)), random_state=seed)
+
+
+def phi2_lora_share(r: int, target_modules=PHI2_TARGET_MODULES) -> float:
+    """The share of phi-2's parameters that LoRA of rank ``r`` on ``target_modules`` trains (from its config)."""
+    from .memory import Setup, trainable_parameters
+    from .models import phi2_config
+
+    config = phi2_config()
+    lora = trainable_parameters(config, Setup(method="lora", lora_rank=r, target_modules=tuple(target_modules)))
+    full = trainable_parameters(config, Setup(method="full"))
+    return lora / (full + lora)
+
+
 def lora_config(r: int = 16, alpha: int = 32, dropout: float = 0.05, target_modules=PHI2_TARGET_MODULES):
     """LoRA on phi-2's attention (q, k, v, dense) and MLP (fc1, fc2) projections."""
     from peft import LoraConfig
@@ -108,11 +128,13 @@ def optimizer_for(rt, quantized: bool) -> str:
 
 def sft_settings(rt, output_dir, *, max_steps: int, batch_size: int, grad_accum: int = 1, lr: float = 2e-4,
                  max_length: int = 1024, save_steps: int = 25, quantized: bool = False,
-                 grad_checkpointing: bool | None = None, logging_steps: int = 5, seed: int = 0) -> dict:
+                 grad_checkpointing: bool | None = None, logging_steps: int = 5, eval_steps: int | None = None,
+                 seed: int = 0) -> dict:
     """The SFTConfig keywords: precision rule, checkpointing, optimizer, logging and periodic checkpoints.
 
     ``grad_checkpointing=None`` turns it on for the GPU track (phi-2 needs it on a T4) and off on
     the CPU track (the tiny model's activations are small, and recomputing them costs time).
+    ``eval_steps``: score the validation set (the trainer's ``eval_dataset``) every that many steps.
     """
     if max_steps < 1 or batch_size < 1 or save_steps < 1:
         raise WorkbookError(f"MAX_STEPS={max_steps}, BATCH_SIZE={batch_size} and SAVE_STEPS={save_steps} must all "
@@ -128,6 +150,7 @@ def sft_settings(rt, output_dir, *, max_steps: int, batch_size: int, grad_accum:
         logging_steps=min(logging_steps, max_steps), save_strategy="steps", save_steps=save_steps, save_total_limit=2,
         include_num_input_tokens_seen="non_padding", report_to="none", seed=seed, data_seed=seed,
         dataloader_pin_memory=rt.device == "cuda",
+        eval_strategy="steps" if eval_steps else "no", eval_steps=eval_steps, per_device_eval_batch_size=batch_size,
     )
 
 
@@ -215,6 +238,12 @@ def loss_history(trainer) -> pd.DataFrame:
     """Step and training loss of every logged step (checkpointed history included after a resume)."""
     rows = [(log["step"], log["loss"]) for log in trainer.state.log_history if "loss" in log]
     return pd.DataFrame(rows, columns=["step", "loss"])
+
+
+def eval_history(trainer) -> pd.DataFrame:
+    """Step and validation loss of every evaluation (empty without an ``eval_dataset``)."""
+    rows = [(log["step"], log["eval_loss"]) for log in trainer.state.log_history if "eval_loss" in log]
+    return pd.DataFrame(rows, columns=["step", "eval_loss"])
 
 
 def adapter_coverage(model, target_modules=PHI2_TARGET_MODULES) -> pd.Series:
