@@ -41,7 +41,7 @@ def pack_blocks(texts: list[str], tokenizer, block_size: int) -> torch.Tensor:
     if block_size < 2:
         raise WorkbookError(f"BLOCK_SIZE={block_size} must be at least 2 tokens (one to read, one to predict).")
     stream: list[int] = []
-    for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]:
+    for ids in tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]:  # long texts: no warning
         stream.extend(ids + [tokenizer.eos_token_id])
     n_blocks = len(stream) // block_size
     if n_blocks == 0:

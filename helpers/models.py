@@ -1,9 +1,11 @@
 """Models for both tracks (introduced in notebook 01; used by 02-05).
 
 * CPU track: a byte-level BPE tokenizer and a tiny ``PhiForCausalLM`` (the module names of phi-2:
-  ``q_proj, k_proj, v_proj, dense, fc1, fc2``) pretrained on the bundled notes (train split, notes
-  only). Built on first use with ``helpers.lm.train_lm``, cached on disk keyed by its settings and
-  the data generator, and reused by every notebook and test.
+  ``q_proj, k_proj, v_proj, dense, fc1, fc2``) pretrained with ``helpers.lm.train_lm`` on general-domain text
+  only (``helpers.general``), never on the clinical notes, so that the notes are a new domain to it as they are
+  to phi-2. TINY's weights ship in ``helpers/data/tiny_phi`` (``python -m helpers.models`` rebuilds them; card:
+  ``data_cards/tiny_phi.md``); other settings are built on first use and cached on disk, keyed by the settings
+  and the code that makes the data and trains the model.
 * GPU track: ``microsoft/phi-2`` from the Hub in fp16/bf16, or NF4 4-bit with bitsandbytes.
 """
 
@@ -28,23 +30,25 @@ from .runtime import TINY_MODEL, WorkbookError
 PHI2_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "dense", "fc1", "fc2")
 EOS = "<|endoftext|>"  # phi-2's BOS/EOS/UNK token; the tiny tokenizer uses the same string
 CACHE_ENV = "WORKBOOK_CACHE"
+SHIPPED_DIR = Path(__file__).parent / "data" / "tiny_phi"  # TINY's weights, committed (data_cards/tiny_phi.md)
 
 
 @dataclass(frozen=True)
 class TinySettings:
-    """Everything that defines the cached tiny model; change one field and it is rebuilt."""
+    """Everything that defines the tiny model; change one field and it is rebuilt (the shipped one is TINY's)."""
 
-    n_notes: int = 3000
+    n_notes: int = 3000  # clinical notes generated for notebooks 01 and 05 (the base never trains on them)
     data_seed: int = 0
-    vocab_size: int = 2048
+    n_general: int = 8000  # general-domain documents (helpers.general): the base's only pretraining text
+    vocab_size: int = 4096
     hidden_size: int = 128
     num_layers: int = 4
     num_heads: int = 4
     intermediate_size: int = 512
     max_positions: int = 1024
     block_size: int = 512
-    steps: int = 200
-    batch_size: int = 8
+    steps: int = 300
+    batch_size: int = 16
     lr: float = 3e-3
     seed: int = 0
 
@@ -114,47 +118,75 @@ def lm_corpus(settings: TinySettings = TINY) -> dict[str, list[str]]:
     return {name: notes_table(df)["note"].tolist() for name, df in splits.items()}
 
 
+def general_corpus(settings: TinySettings = TINY) -> dict[str, list[str]]:
+    """The general-domain documents the tiny base pretrains on: 95% train, 5% held out."""
+    from .general import general_texts
+
+    texts = general_texts(settings.n_general, seed=settings.data_seed)
+    cut = int(0.95 * len(texts))
+    return {"train": texts[:cut], "validation": texts[cut:]}
+
+
 def _cache_key(settings: TinySettings) -> str:
     """Hash of the settings and of the code that makes the data and trains the model."""
     here = Path(__file__).parent
-    files = [here / "data.py", here / "lm.py", *sorted(here.glob("synthetic*.py"))]
+    files = [here / "data.py", here / "lm.py", here / "general.py", *sorted(here.glob("synthetic*.py"))]
     code = "".join(f.read_text() for f in files)
     code += "".join(inspect.getsource(fn) for fn in (train_tokenizer, tiny_phi, build_tiny_lm))
     blob = json.dumps(asdict(settings), sort_keys=True) + code
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+def _is_shipped(settings: TinySettings) -> bool:
+    """True when the committed weights in SHIPPED_DIR were built with exactly ``settings``."""
+    report = SHIPPED_DIR / "build_report.json"
+    return report.exists() and json.loads(report.read_text())["settings"] == asdict(settings)
+
+
 def tiny_model_dir(settings: TinySettings = TINY) -> Path:
-    """The cache folder of the tiny model built with ``settings``."""
+    """The folder of the tiny model built with ``settings``: the shipped one for TINY, else a cache folder."""
+    if _is_shipped(settings):
+        return SHIPPED_DIR
     return cache_root() / f"tiny-phi-{_cache_key(settings)}"
 
 
 def build_tiny_lm(settings: TinySettings = TINY, out_dir: Path | None = None) -> Path:
-    """Train tokenizer and tiny model on the train-split notes and save both (about 2 minutes on 2 cores)."""
+    """Train the tokenizer and the tiny model on general-domain text only, and save both with a build report.
+
+    The report also scores held-out *clinical* notes, which the model never saw: the domain shift that
+    notebooks 03-05 fine-tune across. TINY's result ships in SHIPPED_DIR (``python -m helpers.models`` rebuilds it).
+    """
     from .lm import pack_blocks, perplexity, train_lm
 
     out_dir = Path(out_dir or tiny_model_dir(settings))
     start = time.time()
-    corpus = lm_corpus(settings)
-    tokenizer = train_tokenizer(corpus["train"], settings.vocab_size, settings.max_positions)
+    general = general_corpus(settings)
+    tokenizer = train_tokenizer(general["train"], settings.vocab_size, settings.max_positions)
     model = tiny_phi(tokenizer, settings)
-    train = pack_blocks(corpus["train"], tokenizer, settings.block_size)
-    held_out = pack_blocks(corpus["validation"], tokenizer, settings.block_size)
+    train = pack_blocks(general["train"], tokenizer, settings.block_size)
+    held_out = pack_blocks(general["validation"], tokenizer, settings.block_size)
+    clinical = pack_blocks(lm_corpus(settings)["validation"], tokenizer, settings.block_size)[:64]
     ppl_before = perplexity(model, held_out)
+    train_start = time.time()
     losses = train_lm(model, train, steps=settings.steps, batch_size=settings.batch_size, lr=settings.lr,
-                      seed=settings.seed, log_every=max(1, settings.steps // 5))
-    report = {"settings": asdict(settings), "held_out_ppl_before": ppl_before,
-              "held_out_ppl_after": perplexity(model, held_out), "train_losses": losses,
-              "parameters": sum(p.numel() for p in model.parameters()), "build_seconds": time.time() - start}
+                      seed=settings.seed, log_every=max(1, settings.steps // 10))
+    train_seconds = time.time() - train_start
+    report = {"settings": asdict(settings), "trained_on": "general-domain text (helpers.general), no clinical notes",
+              "held_out_ppl_before": ppl_before, "held_out_ppl_after": perplexity(model, held_out),
+              "clinical_ppl": perplexity(model, clinical), "train_losses": losses,
+              "parameters": sum(p.numel() for p in model.parameters()),
+              "tokens_per_second": settings.steps * settings.batch_size * settings.block_size / train_seconds,
+              "build_seconds": time.time() - start}
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=".building-"))
     with _no_progress_bars():
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
     (tmp / "build_report.json").write_text(json.dumps(report, indent=2))
-    if out_dir.exists():  # another process finished first: keep theirs
+    if out_dir.exists() and out_dir != SHIPPED_DIR:  # another process finished first: keep theirs
         shutil.rmtree(tmp)
     else:
+        shutil.rmtree(out_dir, ignore_errors=True)
         tmp.rename(out_dir)
     return out_dir
 
@@ -168,9 +200,8 @@ def load_tiny_lm(settings: TinySettings = TINY, verbose: bool = True, quantizati
     path = load_tiny_dir(settings, verbose)
     report = _read_report(path)
     if verbose:
-        print(f"Tiny Phi: {report['parameters']:,} parameters, held-out perplexity "
-              f"{report['held_out_ppl_before']:.1f} untrained -> {report['held_out_ppl_after']:.2f} pretrained "
-              f"(cached in {path})")
+        print(f"Tiny Phi: {report['parameters']:,} parameters, pretrained on general-domain text only, never on a "
+              f"clinical note ({path}; how it was made: data_cards/tiny_phi.md)")
     return load_pretrained(str(path), dtype, quantization, double_quant, device="cpu")
 
 
@@ -255,6 +286,12 @@ def load_tiny_dir(settings: TinySettings = TINY, verbose: bool = False) -> Path:
     path = tiny_model_dir(settings)
     if not (path / "build_report.json").exists():
         if verbose:
-            print(f"Building the tiny Phi model once (about 2 minutes on 2 CPU cores) into {path} ...")
+            print(f"Building the tiny Phi model with these settings once (minutes on 2 CPU cores) into {path} ...")
         build_tiny_lm(settings, path)
     return path
+
+
+if __name__ == "__main__":  # python -m helpers.models: rebuild the shipped weights (data_cards/tiny_phi.md)
+    print(f"Rebuilding the tiny Phi into {SHIPPED_DIR} with {TINY} ...")
+    print(json.dumps({k: v for k, v in _read_report(build_tiny_lm(TINY, SHIPPED_DIR)).items()
+                      if k != "train_losses"}, indent=2))

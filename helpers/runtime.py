@@ -222,7 +222,7 @@ def banner(rt: Runtime) -> str:
         mem = f"RAM {rt.free_gib:.1f} GiB free of {rt.total_gib:.1f} GiB"
         data = "bundled synthetic clinical notes (offline), or the CSV in DATA_SOURCE"
     if rt.model == TINY_MODEL:
-        model = "tiny Phi-architecture model, pretrained by helpers on the bundled notes"
+        model = "tiny Phi-architecture model, pretrained on general-domain text only (shipped weights)"
     else:
         model = f"{rt.model} ({'local folder' if rt.local_model else 'Hugging Face Hub'})"
     lines = [

@@ -83,3 +83,29 @@ def test_double_quant_false_changes_the_nf4_bytes_by_the_expected_constant(small
     expected = sum(memory.nf4_bytes(n, False) - memory.nf4_bytes(n, True) for n in sizes)
     assert expected != 0  # on these small layers the nested 256-level code costs more than it saves; on phi-2 it saves
     assert memory.measured_bytes(without) - memory.measured_bytes(with_dq) == expected
+
+
+def test_shipped_tiny_model_loads_and_scores_its_recorded_perplexity():
+    """The committed weights are TINY's, load offline, and score what their build report recorded."""
+    from helpers.lm import pack_blocks, perplexity
+
+    assert models.tiny_model_dir() == models.SHIPPED_DIR, "the shipped weights no longer match TINY: rebuild them"
+    size = (models.SHIPPED_DIR / "model.safetensors").stat().st_size
+    assert size <= 25 * 2**20, f"shipped weights are {size / 2**20:.1f} MiB, over the 25 MiB limit"
+    report = models.tiny_build_report()
+    model, tokenizer = models.load_tiny_lm(verbose=False)
+    held_out = pack_blocks(models.general_corpus()["validation"], tokenizer, models.TINY.block_size)
+    assert perplexity(model, held_out) == pytest.approx(report["held_out_ppl_after"], rel=1e-3)
+
+
+def test_cpu_base_model_was_not_trained_on_the_clinical_notes():
+    """A general-domain base, as phi-2 is: held-out clinical notes are far less predictable to it than held-out
+    general text, and clinical shorthand costs it more tokens per word than plain English."""
+    from helpers.lm import pack_blocks, perplexity
+
+    model, tokenizer = models.load_tiny_lm(verbose=False)
+    general = perplexity(model, pack_blocks(models.general_corpus()["validation"], tokenizer, 256)[:16])
+    clinical = perplexity(model, pack_blocks(models.lm_corpus()["validation"], tokenizer, 256)[:16])
+    assert clinical >= 1.5 * general, (clinical, general)
+    for abbreviation in (" HTN", " SOB", " CABG"):
+        assert len(tokenizer.tokenize(abbreviation)) >= 2, abbreviation  # never seen: split into pieces
