@@ -46,6 +46,12 @@ def exact_match(pred: str, ref: str) -> float:
     return float(normalize(pred) == normalize(ref))
 
 
+def opens_like(pred: str, ref: str, k: int = 2) -> float:
+    """1.0 when the answer's first ``k`` normalized words are the reference's: it has the task's answer form."""
+    p, r = normalize(pred), normalize(ref)
+    return float(len(r) >= 1 and p[:k] == r[:k])
+
+
 def _rouge_scorer() -> Any:
     """The shared ROUGE-L scorer (with stemming), created on first use."""
     global _scorer

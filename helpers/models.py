@@ -54,6 +54,7 @@ class TinySettings:
 
 
 TINY = TinySettings()
+_ANNOUNCED: set[Path] = set()  # tiny models whose summary line this process has printed
 
 
 @contextmanager
@@ -199,7 +200,8 @@ def load_tiny_lm(settings: TinySettings = TINY, verbose: bool = True, quantizati
     """
     path = load_tiny_dir(settings, verbose)
     report = _read_report(path)
-    if verbose:
+    if verbose and path not in _ANNOUNCED:  # once per process: a notebook loads the model several times
+        _ANNOUNCED.add(path)
         print(f"Tiny Phi: {report['parameters']:,} parameters, pretrained on general-domain text only, never on a "
               f"clinical note ({path}; how it was made: data_cards/tiny_phi.md)")
     return load_pretrained(str(path), dtype, quantization, double_quant, device="cpu")

@@ -181,7 +181,7 @@ def test_auroc_single_class_is_one_clear_error():
 def test_paired_intervals_per_task_contain_their_estimates_and_resolve_a_clear_gain():
     tasks = ["Abbreviation Expansion"] * 12 + ["Summarization"] * 12
     base = pd.DataFrame({"task": tasks, "token_f1": [0.0, 0.1] * 12})
-    tuned = base.assign(token_f1=[0.8, 0.9] * 6 + [0.1, 0.0] * 6)  # better on one task, no change on average on the other
+    tuned = base.assign(token_f1=[0.8, 0.9] * 6 + [0.1, 0.0] * 6)  # better on one task, the same mean on the other
     table = metrics.paired_intervals({"base": base, "fine-tuned": tuned}, "token_f1")
     assert list(table.index) == ["Abbreviation Expansion", "Summarization", "overall"]
     assert (table["low"] <= table["difference"]).all() and (table["difference"] <= table["high"]).all()
@@ -189,3 +189,9 @@ def test_paired_intervals_per_task_contain_their_estimates_and_resolve_a_clear_g
     assert table.loc["Abbreviation Expansion", "better"]
     assert not table.loc["Summarization", "better"]
     assert table.loc["overall", "n"] == 24
+
+
+def test_opens_like_checks_the_answer_form_not_its_facts():
+    assert metrics.opens_like("'it' refers to heparin.", "'it' refers to IV ceftriaxone.") == 1.0
+    assert metrics.opens_like("IV ceftriaxone.", "'it' refers to IV ceftriaxone.") == 0.0
+    assert metrics.opens_like("anything", "") == 0.0

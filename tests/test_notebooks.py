@@ -36,17 +36,20 @@ def test_committed_notebook_is_clean_and_shaped(path):
 
 
 def check_01_lm_basics(r: dict) -> None:
-    """Perplexity falls by more than half; the numbers hang together."""
+    """Perplexity falls by more than half; the general base meets a new domain; the numbers hang together."""
     assert r["track"] == "cpu"
     assert r["ppl_after"] < 0.5 * r["ppl_before"]
     assert 0.5 * r["uniform_ppl"] < r["ppl_before"] < 2 * r["uniform_ppl"]  # untrained ~ uniform guess
-    assert r["ppl_pretrained_tiny"] < r["ppl_before"] / 10
+    # the prose: the general base is far worse on clinical notes than on the general text it was trained on
+    assert r["ppl_pretrained_tiny"] >= 1.5 * r["ppl_pretrained_tiny_general"]
     assert r["last_loss"] < r["first_loss"] - 1.0
     assert abs(r["first_loss"] - math.log(r["uniform_ppl"])) < 1.0
     assert 0 < r["top1_probability"] <= r["topk_probability_mass"] <= 1
-    assert r["clinical_tokens"] > 0 and r["plain_tokens"] > 0
+    # the tokenizer lesson: a general tokenizer spends more tokens per word on clinical shorthand
+    assert r["clinical_tokens"] / r["clinical_words"] > r["plain_tokens"] / r["plain_words"]
     assert r["sample_after"] and r["sample_after"] != r["sample_before"]
     assert len(set(r["samples"].values())) >= 3  # the decoding strategies really differ
+    assert r["tokens_per_second"] > 0 and r["train_seconds"] > 0
 
 
 def check_02_gpu_memory_math(r: dict) -> None:
@@ -88,23 +91,35 @@ def check_02_gpu_memory_math(r: dict) -> None:
         assert predicted["04_qlora_sft"] == pytest.approx(lora * budget.QLORA_SLOWDOWN)
 
 
+def _check_intervals(gain: dict) -> None:
+    """Every interval contains its estimate, and 'better' means exactly 'the interval lies above zero'."""
+    for task, row in gain.items():
+        assert row["low"] - 1e-9 <= row["difference"] <= row["high"] + 1e-9, task
+        assert row["better"] == (row["low"] > 0), task
+
+
 def check_03_lora_sft(r: dict) -> None:
-    """Held-out patients only; every target adapted; the mask, training, evaluation and round trips hold."""
+    """Held-out patients only; every target adapted; the mask, training, evaluation and round trips hold; the
+    fine-tuned model beats the base where the intervals say so, on most tasks."""
     from helpers.models import TINY
 
-    assert r["track"] == "cpu" and r["n_test"] >= 40 and r["train_patients_in_test"] == 0
+    assert r["track"] == "cpu" and r["n_test"] >= 64 and r["train_patients_in_test"] == 0
+    assert r["val_patients_in_test"] == 0 and r["n_val"] > 0
     assert set(r["adapters_per_module"]) == set(r["target_modules"])
     assert all(n == TINY.num_layers for n in r["adapters_per_module"].values())
     h, f = TINY.hidden_size, TINY.intermediate_size
     assert r["trainable_parameters"] == r["lora_r"] * TINY.num_layers * (4 * 2 * h + 2 * (h + f))
+    assert r["phi2_trainable_share"] < 0.01 < r["trainable_share"]  # the prose: under 1% on phi-2, more here
     labels = r["label_counts"]
     assert labels["eos"] == 1 and labels["answer"] > 0 and labels["prompt"] > labels["answer"]
     assert r["last_loss"] < r["first_loss"] - 1.0 and r["tokens_per_second"] > 0
-    for metric in ("rouge_l", "token_f1"):
-        base, tuned = r[metric]["base"]["overall"], r[metric]["fine-tuned"]["overall"]
-        assert tuned > base + 0.05 and tuned > 1.5 * base, f"fine-tuned {metric} {tuned:.3f} vs base {base:.3f}"
-    better = sum(r["rouge_l"]["difference"][t] > 0 for t in r["rouge_l"]["difference"] if t != "overall")
-    assert better >= 5, f"fine-tuning helped on only {better} of 8 tasks"
+    assert len(r["eval_loss"]) >= 2 and r["eval_loss"][-1] < r["eval_loss"][0]  # validation loss tracked, falling
+    gain = r["token_f1_gain"]
+    _check_intervals(gain)
+    assert len(r["tasks_improved"]) >= 5, f"interval above zero on only {r['tasks_improved']}"
+    assert r["tasks_improved"] == [t for t in gain if t != "overall" and gain[t]["better"]]
+    assert gain["overall"]["better"]
+    assert all(0 <= v <= 1 for v in [*r["form_share"].values(), *r["exact_match_short"].values()])
     assert {"adapter_model.safetensors", "adapter_config.json", "README.md"} <= set(r["adapter_files"])
     assert r["reload_same_answers"] and r["reload_logit_gap"] == 0
     assert r["merge_same_answers"] and r["merge_logit_gap"] < 1e-3
@@ -112,18 +127,21 @@ def check_03_lora_sft(r: dict) -> None:
 
 
 def check_04_qlora_sft(r: dict) -> None:
-    """Real NF4 weights; QLoRA beats its base; 03's results are read back; merging goes into float weights."""
+    """Real NF4 weights; QLoRA beats its base where the intervals say so; 03's results are read back; merging goes
+    into float weights."""
     assert r["track"] == "cpu" and r["quantized_layer"] == "Linear4bit" and r["stored_dtype"] == "torch.uint8"
     assert r["blocksize"] == 64 and 0 < r["dequant_relative_error"] < 0.25
     float_bytes, nf4_bytes = r["weight_bytes"].values()
     assert nf4_bytes < 0.8 * float_bytes
     assert r["optimizer"].endswith("adamw_torch")  # paged 8-bit AdamW needs CUDA
     assert r["last_loss"] < r["first_loss"] - 1.0
-    base, tuned = r["rouge_l"]["base"]["overall"], r["rouge_l"]["fine-tuned"]["overall"]
-    assert tuned > base + 0.05, f"QLoRA ROUGE-L {tuned:.3f} vs base {base:.3f}"
+    assert len(r["eval_loss"]) >= 2 and r["eval_loss"][-1] < r["eval_loss"][0]
+    _check_intervals(r["token_f1_gain"])
+    assert r["token_f1_gain"]["overall"]["better"], "QLoRA does not beat its base overall"
     assert "LoRA (notebook 03)" in r["versus_lora"], "notebook 04 did not find notebook 03's results"
+    same_step = [k for k in r["versus_lora"]["QLoRA"] if k.startswith("training loss at step")]
+    assert same_step and r["versus_lora"]["LoRA (notebook 03)"][same_step[0]] is not None  # curves overlaid
     assert r["reload_same_answers"] and r["merge_logit_gap"] > 0  # merged float != NF4: the quantization error
-
 
 
 def check_05_two_stage_classifier(r: dict) -> None:

@@ -174,5 +174,5 @@ def test_validation_loss_is_tracked_next_to_training_loss(small_lm, qa_table, tm
                          peft_config=sft.lora_config(r=2, alpha=4))
     trainer.train()
     evals = sft.eval_history(trainer)
-    assert evals["step"].tolist() == [2, 4] and evals["eval_loss"].gt(0).all()
+    assert evals["step"].tolist() == [0, 2, 4] and evals["eval_loss"].gt(0).all()  # step 0: the base model
     assert len(sft.loss_history(trainer)) == 4
