@@ -118,7 +118,8 @@ def compare(scored_by_name: Mapping[str, pd.DataFrame], metric: str = "rouge_l")
 def paired_intervals(scored_by_name: Mapping[str, pd.DataFrame], metric: str = "token_f1", seed: int = 0,
                      level: float = 0.95) -> pd.DataFrame:
     """Per task and overall: both models' mean ``metric``, the difference (second minus first) and its paired
-    bootstrap interval over the task's questions, and whether the interval lies above zero."""
+    bootstrap interval over the task's questions, and whether the interval lies above zero (a task with a single
+    question gets no interval and never counts as better)."""
     from .stats import paired_bootstrap
 
     (first, a), (second, b) = list(scored_by_name.items())[:2]
@@ -128,6 +129,10 @@ def paired_intervals(scored_by_name: Mapping[str, pd.DataFrame], metric: str = "
     rows = {}
     for task, index in groups:
         x, y = a.loc[index, metric].to_numpy(float), b.loc[index, metric].to_numpy(float)
+        if len(x) < 2:  # one question: no interval can be drawn, and no claim made
+            rows[task] = {first: x.mean(), second: y.mean(), "difference": y.mean() - x.mean(), "low": np.nan,
+                          "high": np.nan, "n": len(x), "better": False}
+            continue
         iv = paired_bootstrap(x, y, seed=seed, level=level)
         rows[task] = {first: x.mean(), second: y.mean(), "difference": iv.estimate, "low": iv.low, "high": iv.high,
                       "n": len(x), "better": iv.low > 0}

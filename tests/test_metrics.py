@@ -195,3 +195,11 @@ def test_opens_like_checks_the_answer_form_not_its_facts():
     assert metrics.opens_like("'it' refers to heparin.", "'it' refers to IV ceftriaxone.") == 1.0
     assert metrics.opens_like("IV ceftriaxone.", "'it' refers to IV ceftriaxone.") == 0.0
     assert metrics.opens_like("anything", "") == 0.0
+
+
+def test_paired_intervals_make_no_claim_for_a_task_with_one_question():
+    base = pd.DataFrame({"task": ["Summarization", "Paraphrasing", "Paraphrasing"], "token_f1": [0.0, 0.0, 0.1]})
+    tuned = base.assign(token_f1=[1.0, 0.5, 0.6])
+    table = metrics.paired_intervals({"base": base, "fine-tuned": tuned}, "token_f1")
+    assert math.isnan(table.loc["Summarization", "low"]) and not table.loc["Summarization", "better"]
+    assert table.loc["Paraphrasing", "better"]

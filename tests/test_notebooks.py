@@ -94,6 +94,9 @@ def check_02_gpu_memory_math(r: dict) -> None:
 def _check_intervals(gain: dict) -> None:
     """Every interval contains its estimate, and 'better' means exactly 'the interval lies above zero'."""
     for task, row in gain.items():
+        if row["n"] < 2:  # no interval for a single question, and no claim
+            assert not row["better"], task
+            continue
         assert row["low"] - 1e-9 <= row["difference"] <= row["high"] + 1e-9, task
         assert row["better"] == (row["low"] > 0), task
 
@@ -150,7 +153,8 @@ def check_05_two_stage_classifier(r: dict) -> None:
     its interval, and each of the paper's findings is judged from the intervals, by a claim the paper's numbers meet."""
     assert r["track"] == "cpu" and r["train_patients_in_test"] == 0 and r["stage1_test_notes_leaked"] == 0
     assert not r["lm_alive_after_stage1"] and r["wrapped_models_alive"] == 0  # one model in memory at a time
-    assert r["ppl_after"]["test"] < r["ppl_before"]["test"]
+    # a real domain shift: the general-domain base's held-out note perplexity falls by at least a fifth in stage 1
+    assert r["ppl_after"]["test"] <= 0.8 * r["ppl_before"]["test"], (r["ppl_before"], r["ppl_after"])
     assert set(r["adapter_files"]) >= {"adapter_config.json", "adapter_model.safetensors"}
     assert set(r["variants"]) == set("abcdef") and all(r["wiring_ok"].values())
     assert r["trap_downstream_grad"] == 0 and r["trap_clinical_grad_frozen"] == 0 and r["trap_clinical_grad"] > 0
@@ -190,6 +194,7 @@ def check_05_two_stage_classifier(r: dict) -> None:
         expected = ("reproduces" if all(v == want for v in sides) else "contradicts" if -want in sides
                     else "cannot resolve")
         assert f["verdict"] == expected, (name, f)
+
 
 @pytest.fixture(scope="module")
 def series_dir(tmp_path_factory):
