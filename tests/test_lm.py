@@ -121,5 +121,7 @@ def test_lora_on_an_fp16_body_trains_with_autocast_and_a_scaler(small_lm, tmp_pa
     lora.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     assert {p.dtype for p in lora.parameters() if p.requires_grad} == {torch.float32}
     blocks = lm.pack_blocks(lm_corpus(SMALL)["train"], tokenizer, 64)
+    fixed = blocks[:8]  # the same blocks before and after: single batches are too noisy to compare
+    before = lm.perplexity(lora, fixed)
     losses = lm.train_lm(lora, blocks, steps=12, batch_size=4, lr=1e-2, warmup=2, log_every=0)
-    assert all(math.isfinite(x) for x in losses) and sum(losses[-3:]) < sum(losses[:3])
+    assert all(math.isfinite(x) for x in losses) and lm.perplexity(lora, fixed) < before
