@@ -135,7 +135,7 @@ def paired_intervals(scored_by_name: Mapping[str, pd.DataFrame], metric: str = "
             continue
         iv = paired_bootstrap(x, y, seed=seed, level=level)
         rows[task] = {first: x.mean(), second: y.mean(), "difference": iv.estimate, "low": iv.low, "high": iv.high,
-                      "n": len(x), "better": iv.low > 0}
+                      "n": len(x), "better": iv.side() == 1}
     table = pd.DataFrame(rows).T
     table.index.name = "task"
     return table.astype({first: float, second: float, "difference": float, "low": float, "high": float, "n": int,

@@ -245,9 +245,8 @@ def verdict(interval) -> str:
     """What a difference's interval supports (notebook 05): higher, lower, or not resolved."""
     if interval is None:
         return "no interval (too few test positives)"
-    if interval.low > 0:
-        return "higher (interval above 0)"
-    return "lower (interval below 0)" if interval.high < 0 else "not resolved (interval includes 0)"
+    return {1: "higher (interval above 0)", -1: "lower (interval below 0)",
+            0: "not resolved (interval includes 0)"}[interval.side()]
 
 
 def finding(intervals: list, threshold: float, above: bool) -> str:
@@ -257,7 +256,7 @@ def finding(intervals: list, threshold: float, above: bool) -> str:
         return "not run"
     if any(iv is None for iv in intervals):
         return "cannot resolve (too few test positives)"
-    sides = [1 if iv.low > threshold else -1 if iv.high < threshold else 0 for iv in intervals]
+    sides = [iv.side(threshold) for iv in intervals]
     want = 1 if above else -1
     return ("reproduces" if all(s == want for s in sides) else "contradicts" if -want in sides
             else "cannot resolve")

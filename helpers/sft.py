@@ -235,16 +235,20 @@ def train(trainer) -> dict:
             "seconds": seconds, "tokens": tokens, "tokens_per_second": tokens / seconds if seconds else 0.0}
 
 
+def _logged(trainer, key: str) -> pd.DataFrame:
+    """Step and ``key`` of every entry of the trainer's log history that has it."""
+    rows = [(log["step"], log[key]) for log in trainer.state.log_history if key in log]
+    return pd.DataFrame(rows, columns=["step", key])
+
+
 def loss_history(trainer) -> pd.DataFrame:
     """Step and training loss of every logged step (checkpointed history included after a resume)."""
-    rows = [(log["step"], log["loss"]) for log in trainer.state.log_history if "loss" in log]
-    return pd.DataFrame(rows, columns=["step", "loss"])
+    return _logged(trainer, "loss")
 
 
 def eval_history(trainer) -> pd.DataFrame:
     """Step and validation loss of every evaluation (empty without an ``eval_dataset``)."""
-    rows = [(log["step"], log["eval_loss"]) for log in trainer.state.log_history if "eval_loss" in log]
-    return pd.DataFrame(rows, columns=["step", "eval_loss"])
+    return _logged(trainer, "eval_loss")
 
 
 def adapter_coverage(model, target_modules=PHI2_TARGET_MODULES) -> pd.Series:

@@ -28,9 +28,13 @@ class Interval:
     level: float = 0.95
     n: int = 0  # items resampled
 
+    def side(self, threshold: float = 0.0) -> int:
+        """1 when the whole interval lies above ``threshold``, -1 when below it, 0 when it includes it."""
+        return 1 if self.low > threshold else -1 if self.high < threshold else 0
+
     def excludes(self, value: float = 0.0) -> bool:
         """True when ``value`` lies outside the interval (the difference is resolved at this level)."""
-        return not self.low <= value <= self.high
+        return self.side(value) != 0
 
     def __str__(self) -> str:
         return f"{self.estimate:.3f} [{self.low:.3f}, {self.high:.3f}]"

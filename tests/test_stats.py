@@ -35,7 +35,7 @@ def test_paired_bootstrap_resamples_items_together():
     a = rng.uniform(0, 1, 50)
     shifted = paired_bootstrap(a, a + 0.1)  # the same items, each exactly 0.1 better: no doubt at all
     assert shifted.estimate == pytest.approx(0.1) and shifted.low == pytest.approx(0.1)
-    assert shifted.excludes(0)
+    assert shifted.excludes(0) and shifted.side() == 1 and shifted.side(0.2) == -1 and shifted.side(0.1) == 0
     noise = paired_bootstrap(a, rng.permutation(a))  # same values, unrelated order: no real difference
     assert not noise.excludes(0)
     with pytest.raises(WorkbookError, match="same items"):
