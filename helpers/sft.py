@@ -267,3 +267,32 @@ def adapter_coverage(model, target_modules=PHI2_TARGET_MODULES) -> pd.Series:
         raise WorkbookError(f"No LoRA adapter was attached to {', '.join(missing)}: check TARGET_MODULES against "
                             "the model's module names (print(model) lists them).")
     return pd.Series(counts, name="layers with an adapter")
+
+
+def score_answer_positions_only() -> bool:
+    """Make TRL's loss project only the answer positions through the LM head on CPU, as it does on CUDA; return
+    whether a change was made (notebooks 03 and 04 call this before building the SFTTrainer).
+
+    TRL's SFTTrainer computes the loss with a fused LM head that, on a Triton device, scores only the positions
+    that carry a label. Elsewhere it scores *every* position (prompt included) and masks the unlabelled ones
+    afterwards, to keep tile shapes fixed for compilers such as Neuron's. Eager CPU training compiles nothing, so
+    that costs a projection onto the whole vocabulary for every prompt token: about half of a CPU training step
+    here. The loss and the gradients are the same either way (``tests/test_sft.py`` checks it).
+    """
+    from trl.kernels import chunked_logprob
+    from trl.trainer import utils as trl_utils
+
+    if not hasattr(trl_utils, "_use_triton"):
+        raise WorkbookError("This TRL release no longer has trl.trainer.utils._use_triton: pin the TRL version of "
+                            "requirements.txt, or remove the call to sft.score_answer_positions_only().")
+    if getattr(trl_utils._use_triton, "workbook_cpu", False):
+        return False
+    original = chunked_logprob._use_triton
+
+    def compact_on_cpu(device) -> bool:
+        return device.type == "cpu" or original(device)
+
+    compact_on_cpu.workbook_cpu = True
+    compact_on_cpu.original = original
+    trl_utils._use_triton = compact_on_cpu  # only the choice of positions: the kernel keeps its CPU code path
+    return True

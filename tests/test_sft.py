@@ -176,3 +176,24 @@ def test_validation_loss_is_tracked_next_to_training_loss(small_lm, qa_table, tm
     evals = sft.eval_history(trainer)
     assert evals["step"].tolist() == [0, 2, 4] and evals["eval_loss"].gt(0).all()  # step 0: the base model
     assert len(sft.loss_history(trainer)) == 4
+
+
+def test_scoring_only_answer_positions_on_cpu_keeps_the_loss_and_the_adapter(small_lm, qa_table, tmp_path,
+                                                                             monkeypatch):
+    from trl.trainer import utils as trl_utils
+
+    monkeypatch.setattr(trl_utils, "_use_triton", trl_utils._use_triton)  # undone after the test
+    every_position = make_trainer(small_lm, qa_table, tmp_path / "every", max_steps=3)
+    every_position.train()
+    assert not trl_utils._use_triton(torch.device("cpu"))  # TRL's own choice on CPU: score every position
+    assert sft.score_answer_positions_only() is True
+    assert trl_utils._use_triton(torch.device("cpu")) and sft.score_answer_positions_only() is False  # once only
+    answers_only = make_trainer(small_lm, qa_table, tmp_path / "answers", max_steps=3)
+    answers_only.train()
+    expected, got = sft.loss_history(every_position), sft.loss_history(answers_only)
+    assert len(got) == 3
+    assert got["loss"].tolist() == pytest.approx(expected["loss"].tolist(), rel=1e-4)
+    lora = {n: p for n, p in every_position.model.named_parameters() if "lora_B" in n}
+    for name, param in answers_only.model.named_parameters():
+        if "lora_B" in name:
+            assert torch.allclose(param, lora[name], atol=1e-5), name
