@@ -23,16 +23,23 @@ from .runtime import WorkbookError, choose
 
 GROUPS = ("backbone", "clinical", "downstream", "head")
 TRACK_DEFAULTS = {  # what fits the time: minutes on 2 CPU cores; under 20 minutes on a T4 (notebook 02 predicts it)
-    "cpu": {"n_notes": 3000, "n_train": 800, "max_length": 256, "stage1_steps": 60, "stage1_batch": 8,
-            "stage1_lr": 5e-3, "epochs": 3, "batch_size": 8, "adapter_lr": 3e-3, "head_lr": 5e-3},
+    # CPU: a 4-layer, 128-wide model's last token holds little of a note, so its head reads the mean of every
+    # token's state ("mean"); phi-2 keeps the paper's last-token pooling ("last")
+    "cpu": {"n_notes": 3000, "n_train": 800, "max_length": 192, "stage1_steps": 30, "stage1_batch": 8,
+            "stage1_lr": 5e-3, "epochs": 2, "batch_size": 8, "adapter_lr": 5e-3, "head_lr": 5e-2, "pooling": "mean"},
     "gpu": {"n_notes": 3000, "n_train": 400, "max_length": 512, "stage1_steps": 60, "stage1_batch": 4,
-            "stage1_lr": 2e-4, "epochs": 1, "batch_size": 4, "adapter_lr": 2e-4, "head_lr": 1e-3},
+            "stage1_lr": 2e-4, "epochs": 1, "batch_size": 4, "adapter_lr": 2e-4, "head_lr": 1e-3, "pooling": "last"},
 }
+POOLINGS = ("last", "mean")
 
 
 def track_settings(track: str, **chosen) -> dict:
     """The track's defaults for notebook 05, overridden by every setting in ``chosen`` that is not None."""
-    return choose(TRACK_DEFAULTS, track, **chosen)
+    settings = choose(TRACK_DEFAULTS, track, **chosen)
+    if settings["pooling"] not in POOLINGS:
+        raise WorkbookError(f"POOLING={settings['pooling']!r}: use 'last' (the paper's last-token pooling), 'mean' "
+                            "or None (the track's default).")
+    return settings
 
 
 @dataclass(frozen=True)
@@ -169,12 +176,31 @@ def without_adapter(model, adapter: str):
             m.scaling[adapter] = s
 
 
-def gradient_check(model, batch: dict, loss_fn) -> pd.DataFrame:
+def logits_of(model, batch: dict, pooling: str = "last") -> torch.Tensor:
+    """The classifier's logits for a padded batch, pooled over the note as ``pooling`` says.
+
+    ``"last"``: the sequence classifier's own forward, which scores the last real token (the paper's choice, and
+    what ``PhiForSequenceClassification`` does). ``"mean"``: the body's final hidden states averaged over the real
+    tokens, then the same ``score`` head; LoRA layers sit inside the body, so every adapter still takes part.
+    """
+    if pooling == "last":
+        return model(**batch).logits
+    if pooling != "mean":
+        raise WorkbookError(f"POOLING={pooling!r}: use 'last' (the paper's last-token pooling) or 'mean'.")
+    from peft import PeftModel
+
+    classifier = model.get_base_model() if isinstance(model, PeftModel) else model
+    hidden = classifier.model(**batch).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+    return classifier.score((hidden * mask).sum(1) / mask.sum(1))
+
+
+def gradient_check(model, batch: dict, loss_fn, pooling: str = "last") -> pd.DataFrame:
     """One forward and backward pass: per group, tensors, trainable tensors, gradient norm, and for
     adapters the largest change in the logits when that adapter is switched off (> 0: it is active)."""
     model.zero_grad(set_to_none=True)
     with autocast(model):  # a fp32 head on a fp16 body needs autocast in every forward, checks included
-        logits = model(**batch).logits
+        logits = logits_of(model, batch, pooling)
         loss_fn(logits).backward()
     rows = {g: {"tensors": 0, "trainable": 0, "grad_norm": 0.0} for g in GROUPS}
     for name, param in model.named_parameters():
@@ -191,7 +217,7 @@ def gradient_check(model, batch: dict, loss_fn) -> pd.DataFrame:
         for adapter in ("clinical", "downstream"):
             with without_adapter(model, adapter) as n_layers:
                 table.loc[adapter, "logit_change_when_off"] = (
-                    float((model(**batch).logits - logits.detach()).abs().max()) if n_layers else float("nan"))
+                    float((logits_of(model, batch, pooling) - logits.detach()).abs().max()) if n_layers else float("nan"))
     return table.astype({"tensors": int, "trainable": int})
 
 
@@ -237,7 +263,7 @@ def collate(ids: list[list[int]], rows, pad_id: int, device) -> dict:
 
 
 def train_classifier(model, ids, layout, *, epochs: int, batch_size: int, head_lr: float, adapter_lr: float,
-                     pad_id: int, seed: int = 0) -> dict:
+                     pad_id: int, pooling: str = "last", seed: int = 0) -> dict:
     """AdamW on the trainable parameters (head and adapters at their own rates), warm-up then linear decay."""
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     groups = [{"params": [p for n, p in params if group_of(n) == "head"], "lr": head_lr},
@@ -254,7 +280,7 @@ def train_classifier(model, ids, layout, *, epochs: int, batch_size: int, head_l
         for i in range(0, len(order), batch_size):
             rows = order[i : i + batch_size]
             with autocast(model):
-                loss = total_loss(layout, model(**collate(ids, rows, pad_id, device)).logits, rows)
+                loss = total_loss(layout, logits_of(model, collate(ids, rows, pad_id, device), pooling), rows)
             require_finite(loss, "classifier's training loss")
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
@@ -269,14 +295,14 @@ def train_classifier(model, ids, layout, *, epochs: int, batch_size: int, head_l
 
 
 @torch.no_grad()
-def predict(model, ids, layout, pad_id: int, batch_size: int = 64) -> dict[str, np.ndarray]:
+def predict(model, ids, layout, pad_id: int, pooling: str = "last", batch_size: int = 64) -> dict[str, np.ndarray]:
     """Per task: class probabilities (softmax) or per-label probabilities (sigmoid) for every note."""
     model.eval()
     chunks = []
     for i in range(0, len(ids), batch_size):
         with autocast(model):
-            chunks.append(model(**collate(ids, range(i, min(i + batch_size, len(ids))), pad_id, model.device))
-                          .logits.float().cpu())
+            batch = collate(ids, range(i, min(i + batch_size, len(ids))), pad_id, model.device)
+            chunks.append(logits_of(model, batch, pooling).float().cpu())
     logits = torch.cat(chunks)
     return {lab.task.column: (logits[:, cut].sigmoid() if lab.task.kind == "multilabel"
                               else logits[:, cut].softmax(-1)).numpy() for lab, cut in layout}

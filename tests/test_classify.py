@@ -159,3 +159,31 @@ def test_one_body_serves_every_variant(stage1, batch):
         body = classify.new_head(classify.unwire(wired), 5)
         assert not any("lora" in name for name, _ in body.named_parameters())
     assert torch.equal(body(**batch).logits.detach(), fresh_logits)
+
+
+def test_mean_pooling_averages_real_tokens_only_and_reaches_the_adapters(stage1):
+    base_dir, clinical_dir, tokenizer = stage1
+    model = classify.load_classifier(base_dir, 3, tokenizer.pad_token_id)
+    ids = classify.encode(tokenizer, ["short note", "a somewhat longer note about a patient"], max_length=32)
+    padded = classify.collate(ids, [0, 1], tokenizer.pad_token_id, "cpu")
+    alone = classify.collate(ids, [0], tokenizer.pad_token_id, "cpu")
+    with torch.no_grad():
+        mean = classify.logits_of(model, padded, "mean")
+        hidden = model.model(**alone).last_hidden_state[0]  # the short note's real tokens only
+        assert torch.allclose(mean[0], model.score(hidden.mean(0)), atol=1e-5)  # padding does not count
+        assert torch.allclose(mean[0], classify.logits_of(model, alone, "mean")[0], atol=1e-5)
+        assert not torch.allclose(mean, classify.logits_of(model, padded, "last"), atol=1e-3)
+    wired = classify.wire_variant(model, classify.VARIANTS["c"], clinical_dir, _downstream())
+    layout = classify.head_layout(_labels()[:1])
+    labels_rows = [0, 1]
+    table = classify.gradient_check(wired, padded, lambda lg: classify.total_loss(layout, lg[:, :2], labels_rows),
+                                    pooling="mean")
+    assert table.loc["clinical", "logit_change_when_off"] > 0  # the frozen adapter is in the mean-pooled forward
+    assert table.loc["head", "got_gradient"] and not table.loc["clinical", "got_gradient"]
+
+
+def test_pooling_is_checked_in_the_settings():
+    assert classify.track_settings("cpu")["pooling"] == "mean" and classify.track_settings("gpu")["pooling"] == "last"
+    assert classify.track_settings("gpu", pooling="mean")["pooling"] == "mean"
+    with pytest.raises(WorkbookError, match="POOLING"):
+        classify.track_settings("cpu", pooling="max")
