@@ -3,9 +3,8 @@
 Each module holds one concern; its docstring names the notebook that introduces it.
 """
 
-from .record import previous_results as record_previous
-from .record import record
+from .record import previous_results, record
 from .runtime import Runtime, WorkbookError, preflight
 
-__all__ = ["Runtime", "WorkbookError", "preflight", "record", "record_previous"]
+__all__ = ["Runtime", "WorkbookError", "preflight", "previous_results", "record"]
 __version__ = "0.1.0"

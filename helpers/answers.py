@@ -69,12 +69,3 @@ def one_per_task(df: pd.DataFrame, columns: list[str], tail: int = 160) -> pd.Da
 def show_full(view: pd.DataFrame):
     """A table styled to show whole texts, wrapped, left-aligned (pandas would cut them at 50 characters)."""
     return view.style.set_properties(**{"text-align": "left", "white-space": "pre-wrap", "vertical-align": "top"})
-
-
-def side_by_side(df: pd.DataFrame, columns: list[str], n: int = 3, width: int = 220) -> pd.DataFrame:
-    """A few rows showing the question, the reference and each model's answer, shortened to ``width``."""
-    def short(text: str) -> str:
-        return text if len(text) <= width else text[:width] + " ..."
-
-    keep = ["task", "question", "answer", *columns]
-    return df[keep].head(n).map(short).rename(columns={"answer": "reference"})

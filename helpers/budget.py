@@ -5,22 +5,13 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 
-from .activations import Batch
-from .gpu import (
-    EMULATE_ENV,
-    T4_NVIDIA_SMI_MIB,  # noqa: F401 - notebook 02 reads both T4 figures from budget
-    T4_TORCH_GIB,
-)
-from .memory import GIB, Setup, as_model, estimate
-from .runtime import WorkbookError
+from .memory import GIB, Batch, Setup, as_model, estimate
+from .runtime import EMULATE_ENV, T4_TORCH_GIB, WorkbookError
 
 T4_FP16_TFLOPS = 65.0  # NVIDIA's T4 datasheet: peak fp16 tensor-core throughput (TFLOP/s)
-# torch sees less on a Colab T4 (gpu.T4_TORCH_GIB = 14.74 GiB); the CUDA context then comes out of those
+# torch sees less on a Colab T4 (runtime.T4_TORCH_GIB = 14.74 GiB); the CUDA context then comes out of those
 # (memory.CUDA_CONTEXT_BYTES is its allowance).
 T4_UTILISATION = 0.3  # assumption: the fraction of the T4's fp16 peak a training run achieves (not measured)
 QLORA_SLOWDOWN = 1.4  # assumption: QLoRA time / LoRA time at equal FLOPs (bitsandbytes dequantizes NF4 weights
@@ -31,7 +22,7 @@ ASCLEPIUS_MEAN_TOKENS = 600  # assumption, not measured (no Asclepius data offli
 ADMISSION_NOTE_TOKENS = 260  # assumption: phi-2 tokens per synthetic admission note (05's stage 2): ~790
 #   characters on average (longest ~1,160) at ~3.5 characters per token, plus padding to a batch's longest
 STAGE1_BLOCK = 512  # tokens per stage-1 block in notebook 05 (lm.pack_blocks(..., 512))
-SFT_MAX_LENGTH = 1024  # notebooks 03/04's MAX_LENGTH parameter (and sft.sft_settings' default)
+SFT_MAX_LENGTH = 1024  # notebooks 03/04's MAX_LENGTH parameter
 MEASUREMENTS = Path(__file__).resolve().parent.parent / "measurements" / "t4_tokens_per_second.json"
 NOTEBOOKS = ("03_lora_sft", "04_qlora_sft", "05_two_stage_classifier")
 
@@ -64,7 +55,7 @@ def gpu_gib(rt) -> float:
 def gpu_gib_source(rt) -> str:
     """Where ``gpu_gib(rt)`` comes from, in words."""
     if rt.device != "cuda":
-        return "gpu.T4_TORCH_GIB, what torch sees on a Colab T4 (no CUDA GPU here)"
+        return "runtime.T4_TORCH_GIB, what torch sees on a Colab T4 (no CUDA GPU here)"
     if rt.emulated_t4:
         return f"the cap ${EMULATE_ENV}=1 puts on torch on this {rt.gpu_name} (what torch sees on a Colab T4)"
     return f"what torch reports on this GPU ({rt.gpu_name}), torch.cuda.mem_get_info()"
@@ -109,7 +100,7 @@ def phi2_parameters() -> int:
 def workshop_settings(notebook: str) -> dict:
     """The GPU track's defaults of ``notebook`` (sft or classify ``TRACK_DEFAULTS["gpu"]``) and token assumptions."""
     if notebook in ("03_lora_sft", "04_qlora_sft"):
-        from .sft import TRACK_DEFAULTS  # checkpointing: sft.sft_settings turns it on for a GPU
+        from .sft import TRACK_DEFAULTS  # checkpointing: notebooks 03/04 turn it on for a GPU
 
         return {**TRACK_DEFAULTS["gpu"], "max_length": SFT_MAX_LENGTH, "mean_tokens": ASCLEPIUS_MEAN_TOKENS,
                 "grad_checkpointing": True}
@@ -205,65 +196,3 @@ def gib(n_bytes: float) -> float:
     return n_bytes / GIB
 
 
-def cuda_step_peak(model, batch_size: int, seq_len: int, dtype) -> int:
-    """Peak CUDA bytes allocated by one training step (forward, backward, AdamW step) on random tokens."""
-    import torch
-
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=1e-5)
-    ids = torch.randint(model.config.vocab_size, (batch_size, seq_len), device=model.device)
-    torch.cuda.empty_cache()
-    torch.cuda.reset_peak_memory_stats()
-    model.train()
-    with torch.autocast("cuda", dtype=dtype):  # mixed precision, as the Trainer runs it
-        loss = model(input_ids=ids, labels=ids).loss
-    loss.backward()
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    return torch.cuda.max_memory_allocated()
-
-
-def _rss_bytes() -> int | None:
-    """This process's resident memory now (Linux /proc), or None where it cannot be read."""
-    try:
-        pages = int(open("/proc/self/statm").read().split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return pages * os.sysconf("SC_PAGE_SIZE")
-
-
-@contextmanager
-def peak_memory(device: str):
-    """Measure the peak memory of the block: CUDA peak allocated on a GPU, process peak RSS on CPU.
-
-    Yields a dict that gets ``kind``, ``baseline`` (bytes in use at the start), ``peak`` and ``used``
-    on exit. On CPU a background thread samples the resident set every 20 ms; RSS also counts the
-    Python runtime and the libraries, so ``used`` is ``peak - baseline`` there. On CUDA ``used`` is
-    the peak allocated, weights included (the CUDA context is not part of it).
-    """
-    import torch
-
-    result: dict = {"kind": "CUDA peak allocated" if device == "cuda" else "process peak RSS"}
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-        result["baseline"] = torch.cuda.memory_allocated()
-        yield result
-        result["peak"] = result["used"] = torch.cuda.max_memory_allocated()
-        return
-    samples = [_rss_bytes() or 0]
-    done = threading.Event()
-
-    def sample():
-        while not done.wait(0.02):
-            samples.append(_rss_bytes() or 0)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    result["baseline"] = samples[0]
-    try:
-        yield result
-    finally:
-        done.set()
-        thread.join()
-        result["peak"] = max(samples)
-        result["used"] = result["peak"] - result["baseline"]

@@ -91,12 +91,12 @@ def group_of(name: str) -> str:
     return "backbone"
 
 
-def base_for(rt) -> tuple[str, torch.dtype, str]:
-    """Where the classifier's body comes from: (model folder or Hub id, dtype, device) for this runtime."""
+def body_dir(rt) -> str:
+    """Where the classifier's body comes from: the tiny model's folder on the CPU track, else ``rt.model``."""
     from .models import tiny_model_dir
     from .runtime import TINY_MODEL
 
-    return (str(tiny_model_dir()) if rt.model == TINY_MODEL else rt.model), rt.dtype, rt.device
+    return str(tiny_model_dir()) if rt.model == TINY_MODEL else rt.model
 
 
 def load_classifier(model_dir, n_outputs: int, pad_token_id: int, dtype=torch.float32, device="cpu", seed: int = 0):
@@ -104,12 +104,12 @@ def load_classifier(model_dir, n_outputs: int, pad_token_id: int, dtype=torch.fl
     from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 
-    from .models import _no_progress_bars
+    from .models import no_progress_bars
 
     level = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the "score.weight newly initialized" report is expected here
     try:
-        with _no_progress_bars():
+        with no_progress_bars():
             model = AutoModelForSequenceClassification.from_pretrained(
                 model_dir, num_labels=n_outputs, pad_token_id=pad_token_id, dtype=dtype, attn_implementation="sdpa")
     finally:
@@ -216,8 +216,8 @@ def gradient_check(model, batch: dict, loss_fn, pooling: str = "last") -> pd.Dat
     with torch.no_grad(), autocast(model):
         for adapter in ("clinical", "downstream"):
             with without_adapter(model, adapter) as n_layers:
-                table.loc[adapter, "logit_change_when_off"] = (
-                    float((logits_of(model, batch, pooling) - logits.detach()).abs().max()) if n_layers else float("nan"))
+                change = (logits_of(model, batch, pooling) - logits.detach()).abs().max() if n_layers else None
+                table.loc[adapter, "logit_change_when_off"] = float("nan") if change is None else float(change)
     return table.astype({"tensors": int, "trainable": int})
 
 
@@ -247,7 +247,7 @@ def total_loss(layout, logits: torch.Tensor, rows) -> torch.Tensor:
 def encode(tokenizer, texts, max_length: int) -> list[list[int]]:
     """Token ids of each text, cut to ``max_length`` (keeping the start), with no padding yet."""
     if max_length < 8:
-        raise WorkbookError(f"MAX_LENGTH={max_length} is too short for a note: use 256 or more.")
+        raise WorkbookError(f"NOTE_TOKENS={max_length} is too short for a note: use 128 or more.")
     return tokenizer(list(texts), truncation=True, max_length=max_length, add_special_tokens=False)["input_ids"]
 
 

@@ -19,7 +19,10 @@ SETUP_TAG = "setup"
 URL_ENV, DIR_ENV = "WORKBOOK_REPO_URL", "WORKBOOK_CLONE_DIR"
 
 SETUP_CELL = f'''# Setup. On Colab: clone the workbook, install what Colab lacks; once per runtime, safe to re-run.
-import os, subprocess, sys
+import os
+import subprocess
+import sys
+
 if "google.colab" in sys.modules:
     # The tests point these two variables at a local repository and a temporary folder.
     url = os.environ.get("{URL_ENV}", "{REPO_URL}")
@@ -40,6 +43,7 @@ if "google.colab" in sys.modules:
     if folder not in sys.path:
         sys.path.insert(0, folder)
 import helpers
+
 rt = helpers.preflight(TRACK, model=MODEL, seed=SEED)  # prints the track, model, device and precision, and why'''
 
 

@@ -1,10 +1,7 @@
-"""What a GPU session needs beyond the track rule: T4 emulation, one model alive at a time, finite checks.
+"""What a GPU session needs beyond the track rule: one model alive at a time, mixed precision, finite checks.
 
 Introduced in notebook 02 (the T4's real memory), used by 03-05 and by ``python3 workbook.py gpu-check``.
 
-* ``WORKBOOK_EMULATE_T4=1`` makes any CUDA GPU behave like a Colab T4 for memory and precision: fp16 whatever the
-  compute capability, torch's memory capped to what a T4 gives torch, and only the attention kernels a T4 has
-  (PyTorch's flash kernel needs compute capability 8.0; a T4 runs the memory-efficient or the math kernel).
 * ``free()`` after ``del model`` returns the model's memory to the GPU, so two copies of phi-2 never coexist.
 * ``autocast``/``grad_scaler`` give a half-precision body mixed precision with loss scaling.
 * ``require_finite`` stops a notebook with one sentence when a loss or logits overflow (phi-2 is known to
@@ -16,31 +13,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
-import os
 
 from .runtime import WorkbookError
-
-EMULATE_ENV = "WORKBOOK_EMULATE_T4"
-T4_NVIDIA_SMI_MIB = 15_360  # a Colab T4's total as nvidia-smi prints it (ECC check bits already taken out)
-T4_TORCH_GIB = 14.74  # what torch sees of it, ~15.83e9 bytes (the driver reserves the rest)
-
-
-def emulating_t4() -> bool:
-    """True when ``$WORKBOOK_EMULATE_T4`` asks to behave like a Colab T4."""
-    return os.environ.get(EMULATE_ENV, "0") not in ("", "0")
-
-
-def emulate_t4(device: int = 0) -> float:
-    """Cap torch's memory on ``device`` to a T4's and switch off the attention kernels a T4 lacks; return the cap."""
-    import torch
-
-    total = torch.cuda.get_device_properties(device).total_memory
-    cap = min(1.0, T4_TORCH_GIB * 2**30 / total)
-    torch.cuda.set_per_process_memory_fraction(cap, device)
-    torch.backends.cuda.enable_flash_sdp(False)  # flash attention needs compute capability >= 8.0
-    if hasattr(torch.backends.cuda, "enable_cudnn_sdp"):
-        torch.backends.cuda.enable_cudnn_sdp(False)
-    return cap * total / 2**30
 
 
 def free() -> None:

@@ -16,10 +16,10 @@ import os
 import sys
 from pathlib import Path
 
+from .memory import GIB
 from .runner import ROOT, execute, series
 
 NOTEBOOKS = ("02_gpu_memory_math", "03_lora_sft", "04_qlora_sft", "05_two_stage_classifier")
-GIB = 2**30
 
 
 def phi2_shaped(vocab_size: int, eos_token_id: int, hidden_size: int | None = None, num_layers: int | None = None,
@@ -51,7 +51,7 @@ def save_phi2_shaped(out_dir, hidden_size: int | None = None, num_layers: int | 
     """Save a phi-2-shaped random checkpoint with the tiny model's tokenizer into ``out_dir`` (no download)."""
     from transformers import AutoTokenizer
 
-    from .models import _no_progress_bars, load_tiny_dir
+    from .models import load_tiny_dir, no_progress_bars
 
     tokenizer = AutoTokenizer.from_pretrained(load_tiny_dir())
     import torch
@@ -59,7 +59,7 @@ def save_phi2_shaped(out_dir, hidden_size: int | None = None, num_layers: int | 
     model = phi2_shaped(len(tokenizer), tokenizer.eos_token_id, hidden_size, num_layers, device=device,
                         dtype=dtype or torch.float16)
     out_dir = Path(out_dir)
-    with _no_progress_bars():
+    with no_progress_bars():
         model.save_pretrained(out_dir)
         tokenizer.save_pretrained(out_dir)
     return out_dir

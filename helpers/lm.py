@@ -23,7 +23,7 @@ def _check_settings(model, blocks: torch.Tensor, steps: int, batch_size: int, lr
         raise WorkbookError(f"BLOCK_SIZE={blocks.shape[1]} is longer than the model's {limit} positions: "
                             f"set BLOCK_SIZE to {limit} or less.")
     if steps < 1 or batch_size < 1:
-        raise WorkbookError(f"TRAIN_STEPS={steps} and BATCH_SIZE={batch_size} must both be at least 1.")
+        raise WorkbookError(f"MAX_STEPS={steps} and BATCH_SIZE={batch_size} must both be at least 1.")
     if not 0 < lr < 1:
         raise WorkbookError(f"LEARNING_RATE={lr} is outside (0, 1): values around 1e-4 to 3e-3 are typical.")
 

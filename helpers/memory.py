@@ -1,8 +1,11 @@
 """GPU memory math for running and fine-tuning a causal LM (introduced in notebook 02; used by 03-04).
 
-This module holds the *static* part of the bill, everything whose size does not depend on the batch,
-computed from parameter counts of the model built on the meta device (no weights are downloaded), and
-``estimate()``, which adds the dynamic part from ``helpers.activations``:
+The *static* part of the bill, everything whose size does not depend on the batch, is computed from
+parameter counts of the model built on the meta device (no weights are downloaded); the *dynamic* part
+(activations, logits, KV cache) grows with batch size and sequence length (``Batch``); ``estimate()`` adds both.
+What is measured on real tensors, to check these numbers, lives in ``helpers.measure``.
+
+Static:
 
 * weights: linear layers inside the decoder in the chosen precision, with bitsandbytes' NF4/int8
   quantization constants counted exactly; everything else (embeddings, norms, biases, ``lm_head``,
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .models import PHI2_TARGET_MODULES
 from .runtime import WorkbookError
 
 GIB = 2**30
@@ -42,7 +46,7 @@ class Setup:
     double_quant: bool = True  # NF4 only: quantize the quantization constants too
     optimizer: str = "adamw"
     lora_rank: int = 16
-    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "dense", "fc1", "fc2")
+    target_modules: tuple[str, ...] = PHI2_TARGET_MODULES
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -177,29 +181,92 @@ def trainable_parameters(model_or_config, setup: Setup) -> int:
     return sum(trainable_sizes(inventory(model_or_config), setup))
 
 
-def measured_bytes(model: torch.nn.Module) -> int:
-    """Bytes of every parameter, buffer and bitsandbytes quantization state a loaded model holds.
+@dataclass(frozen=True)
+class Batch:
+    """The dynamic settings: tokens in flight and how backward is run."""
 
-    ``model.get_memory_footprint()`` counts parameters and buffers only, so it misses the NF4 absmax
-    constants that bitsandbytes keeps in each weight's ``quant_state``.
+    batch_size: int = 1
+    seq_len: int = 512
+    grad_checkpointing: bool = False
+    lora_dropout: float = 0.05
+    attention: str = "sdpa"  # transformers' default; "eager" materialises the s x s attention matrix
+    new_tokens: int = 0  # inference: tokens generated after the prompt (they grow the KV cache)
+    device: str = "cuda"  # dropout masks are 1-byte bools on CUDA, activation-sized on CPU
+
+    def __post_init__(self):
+        if self.batch_size < 1 or self.seq_len < 1 or self.new_tokens < 0:
+            raise WorkbookError(f"batch_size={self.batch_size} and seq_len={self.seq_len} must be at least 1 "
+                                f"(and new_tokens={self.new_tokens} not negative).")
+        if self.attention not in ("sdpa", "eager"):
+            raise WorkbookError(f"attention={self.attention!r} is unknown: use 'sdpa' or 'eager'.")
+
+
+def layer_activation_bytes(config, setup: Setup, batch: Batch) -> int:
+    """Bytes one Phi decoder layer saves for backward (per the tensor list below).
+
+    Source: Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer Models"
+    (arXiv 2205.05198), section 4.1: ``s*b*h*(34 + 5*a*s/h)`` bytes per layer in 16-bit. We redo their
+    tally for Phi as transformers implements it, and checked every term with saved-tensor hooks:
+    SDPA saves q, k, v and its output (4h) and no s x s matrix (the 5as/h term vanishes); the input
+    layernorm saves its input (h); Phi's ``gelu_new`` is written in Python and saves four f-sized
+    tensors; residual dropout keeps two h-sized masks. Trainable base linears also keep their inputs
+    (layernorm output h, attention output h, GELU output f). LoRA adapters keep their own inputs,
+    cast to fp32 when the compute precision is lower (peft keeps adapters in fp32), plus the
+    dropout output when ``lora_dropout > 0``.
     """
-    seen, total = set(), 0
+    n, h, f = batch.batch_size * batch.seq_len, config.hidden_size, config.intermediate_size
+    a, mask = BYTES[setup.compute], 1 if batch.device == "cuda" else BYTES[setup.compute]
+    per_token = 4 * h * a + h * a + 4 * f * a
+    per_token += 2 * h * mask if getattr(config, "resid_pdrop", 0) > 0 else 0
+    if batch.attention == "eager":
+        per_token += 2 * config.num_attention_heads * batch.seq_len * a  # scores and softmax, s x s per head
+    if setup.method == "full":
+        per_token += (2 * h + f) * a
+    elif setup.method in ("lora", "qlora"):
+        widths = [f if t == "fc2" else h for t in setup.target_modules]
+        if LORA_BYTES != a:
+            per_token += sum(widths) * LORA_BYTES  # each adapter's own fp32 copy of its input
+        else:  # same dtype: adapters keep the very tensors the base computed
+            targets = set(setup.target_modules)
+            per_token += h * a if targets & {"q_proj", "k_proj", "v_proj", "fc1"} else 0  # layernorm output
+            per_token += (h * a if "dense" in targets else 0) + (f * a if "fc2" in targets else 0)
+        if batch.lora_dropout > 0:
+            per_token += sum(widths) * LORA_BYTES
+        per_token += len(setup.target_modules) * setup.lora_rank * LORA_BYTES  # the rank-r intermediates
+    return int(n * per_token)
 
-    def add(t):
-        nonlocal total
-        if torch.is_tensor(t) and t.data_ptr() not in seen:
-            seen.add(t.data_ptr())
-            total += t.numel() * t.element_size()
 
-    for t in [*model.parameters(), *model.buffers()]:
-        add(t)
-        state = getattr(t, "quant_state", None)
-        for part in (state, getattr(state, "state2", None)):
-            if part is not None:
-                for field in ("absmax", "code", "offset"):
-                    add(getattr(part, field, None))
-        add(getattr(t, "SCB", None))
-    return total
+def activation_bytes(config, setup: Setup, batch: Batch) -> int:
+    """Activations kept for backward by all layers; with checkpointing only each layer's input is kept,
+    and one layer's activations come back at a time during backward."""
+    if setup.method == "inference":
+        n = batch.batch_size * batch.seq_len  # no backward: one layer's working set at a time
+        return int(n * (2 * config.intermediate_size + 4 * config.hidden_size) * BYTES[setup.compute])
+    one_layer = layer_activation_bytes(config, setup, batch)
+    if not batch.grad_checkpointing:
+        return config.num_hidden_layers * one_layer
+    layer_inputs = config.num_hidden_layers * batch.batch_size * batch.seq_len * config.hidden_size
+    return int(layer_inputs * BYTES[setup.compute]) + one_layer
+
+
+def logits_bytes(config, setup: Setup, batch: Batch) -> int:
+    """Peak bytes around the loss: logits in the compute dtype, their fp32 copy and its gradient.
+
+    Generation only needs logits for the last position of each sequence.
+    """
+    positions = batch.batch_size * (1 if setup.method == "inference" else batch.seq_len)
+    per_position = config.vocab_size * (BYTES[setup.compute] + (0 if setup.method == "inference" else 8))
+    return int(positions * per_position)
+
+
+def kv_cache_bytes(config, setup: Setup, batch: Batch) -> int:
+    """Keys and values of every layer for every cached token (inference with generation only)."""
+    if setup.method != "inference" or batch.new_tokens == 0:
+        return 0
+    kv_heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+    head_dim = config.hidden_size // config.num_attention_heads
+    tokens = batch.batch_size * (batch.seq_len + batch.new_tokens)
+    return int(2 * config.num_hidden_layers * tokens * kv_heads * head_dim * BYTES[setup.compute])
 
 
 CUDA_CONTEXT_BYTES = int(0.5 * GIB)  # CUDA context and cuBLAS workspace: outside torch's allocator, an allowance
@@ -222,10 +289,8 @@ class Estimate:
 
 
 def estimate(model_or_config, setup: Setup, batch=None) -> Estimate:
-    """The whole bill for ``setup`` at ``batch`` (an ``activations.Batch``): static parts, activations,
+    """The whole bill for ``setup`` at ``batch`` (a ``Batch``): static parts, activations,
     logits, KV cache."""
-    from .activations import Batch, activation_bytes, kv_cache_bytes, logits_bytes
-
     batch = batch or Batch()
     config = model_or_config.config if isinstance(model_or_config, torch.nn.Module) else model_or_config
     parts = static_bytes(model_or_config, setup)

@@ -58,7 +58,7 @@ _ANNOUNCED: set[Path] = set()  # tiny models whose summary line this process has
 
 
 @contextmanager
-def _no_progress_bars():
+def no_progress_bars():
     """Silence transformers' per-file progress bars (noise in headless notebook outputs)."""
     from transformers.utils import logging as hf_logging
 
@@ -180,7 +180,7 @@ def build_tiny_lm(settings: TinySettings = TINY, out_dir: Path | None = None) ->
               "build_seconds": time.time() - start}
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=".building-"))
-    with _no_progress_bars():
+    with no_progress_bars():
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
     (tmp / "build_report.json").write_text(json.dumps(report, indent=2))
@@ -193,7 +193,7 @@ def build_tiny_lm(settings: TinySettings = TINY, out_dir: Path | None = None) ->
 
 
 def load_tiny_lm(settings: TinySettings = TINY, verbose: bool = True, quantization: str = "none",
-                 double_quant: bool = True, dtype=torch.float32):
+                 double_quant: bool = True, dtype=torch.float32, quantization_config=None):
     """The cached tiny (model, tokenizer), building it first if this machine has none yet.
 
     ``quantization="nf4"`` loads it 4-bit with bitsandbytes (which quantizes on the CPU too).
@@ -204,7 +204,8 @@ def load_tiny_lm(settings: TinySettings = TINY, verbose: bool = True, quantizati
         _ANNOUNCED.add(path)
         print(f"Tiny Phi: {report['parameters']:,} parameters, pretrained on general-domain text only, never on a "
               f"clinical note ({path}; how it was made: data_cards/tiny_phi.md)")
-    return load_pretrained(str(path), dtype, quantization, double_quant, device="cpu")
+    return load_pretrained(str(path), dtype, quantization, double_quant, device="cpu",
+                           quantization_config=quantization_config)
 
 
 def _read_report(path: Path) -> dict:
@@ -247,8 +248,11 @@ def nf4_config(compute_dtype=torch.float16, double_quant: bool = True):
 
 
 def load_pretrained(name: str, dtype=torch.float16, quantization: str = "none", double_quant: bool = True,
-                    device: str = "cuda"):
+                    device: str = "cuda", quantization_config=None):
     """(model, tokenizer) from a Hub id or a local folder, in ``dtype`` or NF4, with SDPA attention.
+
+    ``quantization_config``: a ``BitsAndBytesConfig`` (notebook 04 writes its own); else ``quantization="nf4"``
+    uses ``nf4_config``.
 
     SDPA's kernels compute the attention scores and softmax in fp32 even for fp16 inputs, so phi-2's large
     attention scores do not overflow; eager attention multiplies Q by K in fp16 and can (tests/test_runtime.py).
@@ -260,9 +264,11 @@ def load_pretrained(name: str, dtype=torch.float16, quantization: str = "none", 
     if device == "cuda" and not torch.cuda.is_available():
         raise WorkbookError(f"Loading {name} on the GPU track needs a CUDA GPU: set TRACK='cpu' to use the tiny "
                             "model instead.")
-    extra = {"quantization_config": nf4_config(dtype, double_quant)} if quantization == "nf4" else {}
+    if quantization_config is None and quantization == "nf4":
+        quantization_config = nf4_config(dtype, double_quant)
+    extra = {"quantization_config": quantization_config} if quantization_config is not None else {}
     try:
-        with _no_progress_bars():
+        with no_progress_bars():
             tokenizer = AutoTokenizer.from_pretrained(name)
             model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype, attn_implementation="sdpa",
                                                          device_map={"": 0} if device == "cuda" else "cpu", **extra)
@@ -276,11 +282,12 @@ def load_pretrained(name: str, dtype=torch.float16, quantization: str = "none", 
     return model.eval(), ensure_pad_token(tokenizer)
 
 
-def load_lm(rt, quantization: str = "none", double_quant: bool = True):
-    """The track's language model and tokenizer: ``rt.model`` (phi-2, a local folder, or the tiny Phi)."""
+def load_lm(rt, quantization_config=None):
+    """The track's language model and tokenizer: ``rt.model`` (phi-2, a local folder, or the tiny Phi), in the
+    track's dtype or quantized by ``quantization_config`` (a ``BitsAndBytesConfig``, notebook 04)."""
     if rt.model == TINY_MODEL:
-        return load_tiny_lm(quantization=quantization, double_quant=double_quant, dtype=rt.dtype)
-    return load_pretrained(rt.model, rt.dtype, quantization, double_quant, rt.device)
+        return load_tiny_lm(dtype=rt.dtype, quantization_config=quantization_config)
+    return load_pretrained(rt.model, rt.dtype, device=rt.device, quantization_config=quantization_config)
 
 
 def load_tiny_dir(settings: TinySettings = TINY, verbose: bool = False) -> Path:

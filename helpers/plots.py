@@ -79,15 +79,6 @@ def compare_bars(values: dict[str, float], ylabel: str, title: str, log: bool = 
     return fig
 
 
-def show_source(obj) -> None:
-    """Display the source code of a helpers function, so the notebook shows the exact code it runs."""
-    import inspect
-
-    from IPython.display import Code, display
-
-    display(Code(inspect.getsource(obj), language="python"))
-
-
 def stacked_components(table: pd.DataFrame, gpu_gib: float, title: str, gpu_name: str = "T4"):
     """One stacked bar per setup (rows) of memory components (columns, GiB), with the GPU's size as a line."""
     fig, ax = plt.subplots(figsize=(8, 4.5))

@@ -23,6 +23,18 @@ def series(folder: Path = NOTEBOOKS) -> list[Path]:
     return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
 
 
+def _ipc_kernel_manager():
+    """A kernel manager that talks to the kernel over local IPC sockets instead of TCP: nothing listens on the
+    network, and ipykernel has no "running over TCP without encryption" warning to print in every run."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import CaselessStrEnum
+
+    class IpcKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    return IpcKernelManager
+
+
 def execute(notebook: Path, out_dir: Path, track: str = "cpu", timeout: int = 1800,
             parameters: dict | None = None) -> dict:
     """Execute one notebook with papermill into ``out_dir`` (``parameters`` override its parameters cell);
@@ -37,7 +49,7 @@ def execute(notebook: Path, out_dir: Path, track: str = "cpu", timeout: int = 18
     try:
         pm.execute_notebook(str(notebook), str(out_dir / notebook.name),
                             parameters={"TRACK": track, **(parameters or {})}, cwd=str(out_dir),
-                            kernel_name="python3", progress_bar=False,
+                            kernel_name="python3", progress_bar=False, kernel_manager_class=_ipc_kernel_manager(),
                             execution_timeout=timeout)
     except pm.PapermillExecutionError as err:
         error = f"{err.ename}: {err.evalue}".strip()

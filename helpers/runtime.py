@@ -24,6 +24,32 @@ PHI2 = "microsoft/phi-2"
 TINY_MODEL = "tiny"
 
 
+# T4 emulation: WORKBOOK_EMULATE_T4=1 makes any CUDA GPU behave like a Colab T4 for memory and precision: fp16
+# whatever the compute capability, torch's memory capped to what a T4 gives torch, and only the attention kernels a
+# T4 has (PyTorch's flash kernel needs compute capability 8.0; a T4 runs the memory-efficient or the math kernel).
+EMULATE_ENV = "WORKBOOK_EMULATE_T4"
+T4_NVIDIA_SMI_MIB = 15_360  # a Colab T4's total as nvidia-smi prints it (ECC check bits already taken out)
+T4_TORCH_GIB = 14.74  # what torch sees of it, ~15.83e9 bytes (the driver reserves the rest)
+
+
+def emulating_t4() -> bool:
+    """True when ``$WORKBOOK_EMULATE_T4`` asks to behave like a Colab T4."""
+    return os.environ.get(EMULATE_ENV, "0") not in ("", "0")
+
+
+def emulate_t4(device: int = 0) -> float:
+    """Cap torch's memory on ``device`` to a T4's and switch off the attention kernels a T4 lacks; return the cap."""
+    import torch
+
+    total = torch.cuda.get_device_properties(device).total_memory
+    cap = min(1.0, T4_TORCH_GIB * 2**30 / total)
+    torch.cuda.set_per_process_memory_fraction(cap, device)
+    torch.backends.cuda.enable_flash_sdp(False)  # flash attention needs compute capability >= 8.0
+    if hasattr(torch.backends.cuda, "enable_cudnn_sdp"):
+        torch.backends.cuda.enable_cudnn_sdp(False)
+    return cap * total / 2**30
+
+
 class WorkbookError(Exception):
     """A mistake a learner can fix: the message is one sentence that says what to change."""
 
@@ -184,8 +210,6 @@ def detect(track: str = "auto", model: str | None = None) -> Runtime:
     """Decide track, device, precision and model for this machine without printing anything."""
     import torch
 
-    from . import gpu
-
     cuda = torch.cuda.is_available()
     forced = os.environ.get(TRACK_ENV) if str(track).strip().lower() == "auto" else None
     chosen, reason = select_track(forced or track, cuda=cuda, hub=True if is_folder(model) else None)
@@ -193,8 +217,8 @@ def detect(track: str = "auto", model: str | None = None) -> Runtime:
         reason += f" (TRACK='auto' overridden by ${TRACK_ENV}, as the test suite does)"
     name = resolve_model(chosen, model)
     if chosen == "gpu":
-        emulated = gpu.emulating_t4()
-        cap_gib = gpu.emulate_t4() if emulated else None
+        emulated = emulating_t4()
+        cap_gib = emulate_t4() if emulated else None
         facts = _gpu_facts()
         if cap_gib is not None:
             facts["free_gib"] = min(facts["free_gib"], cap_gib - torch.cuda.memory_reserved(0) / 2**30)

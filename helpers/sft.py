@@ -1,12 +1,14 @@
 """Supervised fine-tuning with LoRA and QLoRA (introduced in notebook 03, reused in 04).
 
 The workshop's phi-2 prompt as a prompt/completion pair, a length filter that never truncates an
-answer, the LoraConfig and SFTConfig builders, training that resumes from the last checkpoint, and
-the training throughput.
+answer, the precision flags and optimizer the notebooks pass to SFTConfig, the last checkpoint to resume from,
+the training throughput, and the checks that every target module got an adapter. The LoraConfig, SFTConfig and
+training call themselves are written in notebooks 03 and 04.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -33,8 +35,15 @@ QLORA_STEPS = {"cpu": 50}  # notebook 04 on CPU: a short run drawn over notebook
 
 
 def track_settings(track: str, **chosen) -> dict:
-    """The track's defaults, overridden by every setting in ``chosen`` that is not None."""
-    return choose(TRACK_DEFAULTS, track, **chosen)
+    """The track's defaults, overridden by every setting in ``chosen`` that is not None; one sentence for a count
+    that must be at least 1."""
+    settings = choose(TRACK_DEFAULTS, track, **chosen)
+    names = {"max_steps": "MAX_STEPS", "batch_size": "BATCH_SIZE", "grad_accum": "GRAD_ACCUM",
+             "save_steps": "SAVE_STEPS", "eval_steps": "EVAL_STEPS", "n_train": "N_TRAIN", "n_test": "N_TEST"}
+    bad = [f"{name}={settings[key]}" for key, name in names.items() if key in settings and settings[key] < 1]
+    if bad:
+        raise WorkbookError(f"{', '.join(bad)}: each must be at least 1.")
+    return settings
 
 
 def prompt_of(note: str, question: str) -> str:
@@ -52,17 +61,17 @@ def prompts(df: pd.DataFrame) -> list[str]:
     return [prompt_of(n, q) for n, q in zip(df["note"], df["question"], strict=True)]
 
 
-def sft_rows(df: pd.DataFrame, eos: str) -> pd.DataFrame:
+def prompt_completion_rows(df: pd.DataFrame, eos: str) -> pd.DataFrame:
     """The prompt/completion table TRL trains on (completion-only loss comes from this shape)."""
     return pd.DataFrame({"prompt": prompts(df),
                          "completion": [completion_of(a, eos) for a in df["answer"]]}, index=df.index)
 
 
-def sft_dataset(df: pd.DataFrame, tokenizer):
+def prompt_completion_dataset(df: pd.DataFrame, tokenizer):
     """A Hugging Face ``Dataset`` of prompt/completion pairs for TRL's SFTTrainer."""
     from datasets import Dataset
 
-    return Dataset.from_pandas(sft_rows(df, tokenizer.eos_token), preserve_index=False)
+    return Dataset.from_pandas(prompt_completion_rows(df, tokenizer.eos_token), preserve_index=False)
 
 
 def fit_to_length(df: pd.DataFrame, tokenizer, max_length: int) -> pd.DataFrame:
@@ -109,57 +118,15 @@ def phi2_lora_share(r: int, target_modules=PHI2_TARGET_MODULES) -> float:
     return lora / (full + lora)
 
 
-def lora_config(r: int = 16, alpha: int = 32, dropout: float = 0.05, target_modules=PHI2_TARGET_MODULES):
-    """LoRA on phi-2's attention (q, k, v, dense) and MLP (fc1, fc2) projections."""
-    from peft import LoraConfig
-
-    if r < 1:
-        raise WorkbookError(f"LORA_R={r} must be at least 1.")
-    if any(name == "Wqkv" for name in target_modules):
-        raise WorkbookError("'Wqkv' is the old phi-2 module name: use q_proj, k_proj, v_proj instead.")
-    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(target_modules),
-                      bias="none", task_type="CAUSAL_LM")
+def precision_flags(rt) -> tuple[bool, bool]:
+    """``(fp16, bf16)`` for TrainingArguments: fp16 on a T4 (TRL defaults to bf16, which a T4 only emulates), bf16
+    on compute capability 8.0 or higher, neither (fp32) on CPU. Notebook 03, section 6, passes both to SFTConfig."""
+    return rt.precision == "fp16", rt.precision == "bf16"
 
 
 def optimizer_for(rt, quantized: bool) -> str:
-    """Paged 8-bit AdamW for QLoRA on a GPU (bitsandbytes), plain torch AdamW otherwise."""
+    """Paged 8-bit AdamW for QLoRA on a GPU (bitsandbytes), plain torch AdamW otherwise (notebook 04, section 4)."""
     return "paged_adamw_8bit" if quantized and rt.device == "cuda" else "adamw_torch"
-
-
-def sft_settings(rt, output_dir, *, max_steps: int, batch_size: int, grad_accum: int = 1, lr: float = 2e-4,
-                 max_length: int = 1024, save_steps: int = 25, quantized: bool = False,
-                 grad_checkpointing: bool | None = None, logging_steps: int = 5, eval_steps: int | None = None,
-                 seed: int = 0) -> dict:
-    """The SFTConfig keywords: precision rule, checkpointing, optimizer, logging and periodic checkpoints.
-
-    ``grad_checkpointing=None`` turns it on for the GPU track (phi-2 needs it on a T4) and off on
-    the CPU track (the tiny model's activations are small, and recomputing them costs time).
-    ``eval_steps``: score the validation set (the trainer's ``eval_dataset``) every that many steps.
-    """
-    if max_steps < 1 or batch_size < 1 or save_steps < 1:
-        raise WorkbookError(f"MAX_STEPS={max_steps}, BATCH_SIZE={batch_size} and SAVE_STEPS={save_steps} must all "
-                            "be at least 1.")
-    checkpointing = rt.device == "cuda" if grad_checkpointing is None else grad_checkpointing
-    return dict(
-        output_dir=str(output_dir), max_steps=max_steps, per_device_train_batch_size=batch_size,
-        gradient_accumulation_steps=grad_accum, learning_rate=lr, lr_scheduler_type="cosine", warmup_steps=0.05,
-        fp16=rt.precision == "fp16", bf16=rt.precision == "bf16",  # TRL defaults to bf16: never on a T4
-        activation_checkpointing=checkpointing, activation_checkpointing_kwargs={"use_reentrant": False},
-        optim=optimizer_for(rt, quantized), max_length=max_length, packing=False, completion_only_loss=True,
-        train_sampling_strategy="group_by_length",  # batches of similar length: less padding, fewer wasted tokens
-        logging_steps=min(logging_steps, max_steps), save_strategy="steps", save_steps=save_steps, save_total_limit=2,
-        include_num_input_tokens_seen="non_padding", report_to="none", seed=seed, data_seed=seed,
-        dataloader_pin_memory=rt.device == "cuda",
-        eval_strategy="steps" if eval_steps else "no", eval_steps=eval_steps, per_device_eval_batch_size=batch_size,
-        eval_on_start=bool(eval_steps),  # the validation loss of the untrained adapter (= the base model) first
-    )
-
-
-def sft_config(rt, output_dir, **settings):
-    """TRL's SFTConfig built from ``sft_settings(rt, output_dir, **settings)``."""
-    from trl import SFTConfig
-
-    return SFTConfig(**sft_settings(rt, output_dir, **settings))
 
 
 def keep_trainable_fp32(model, precision: str) -> dict[str, int]:
@@ -220,19 +187,21 @@ def last_checkpoint(output_dir) -> str | None:
     return get_last_checkpoint(str(output_dir)) if Path(output_dir).is_dir() else None
 
 
-def train(trainer) -> dict:
-    """Train, resuming from the last checkpoint if one exists; return steps, time and tokens per second."""
-    resume = last_checkpoint(trainer.args.output_dir)
+@contextlib.contextmanager
+def timed_run(trainer, resume: str | None):
+    """Around ``trainer.train(resume_from_checkpoint=resume)``: fills the yielded dict with the steps trained in
+    this call, their seconds, the non-padding tokens and tokens per second, and the step it resumed from."""
     saved = json.loads((Path(resume) / "trainer_state.json").read_text()) if resume else {}
     start_step, tokens_before = saved.get("global_step", 0), saved.get("num_input_tokens_seen", 0)
+    run = {"resumed_from_step": start_step}
     if resume:
         print(f"Resuming from {resume} (step {start_step} of {trainer.args.max_steps}).")
     start = time.perf_counter()
-    trainer.train(resume_from_checkpoint=resume)
+    yield run
     seconds = time.perf_counter() - start
     tokens = trainer.state.num_input_tokens_seen - tokens_before
-    return {"resumed_from_step": start_step, "steps": trainer.state.global_step - start_step,
-            "seconds": seconds, "tokens": tokens, "tokens_per_second": tokens / seconds if seconds else 0.0}
+    run.update(steps=trainer.state.global_step - start_step, seconds=seconds, tokens=tokens,
+               tokens_per_second=tokens / seconds if seconds else 0.0)
 
 
 def _logged(trainer, key: str) -> pd.DataFrame:

@@ -69,12 +69,6 @@ def bootstrap(statistic: Callable[[np.ndarray], float], n: int, n_boot: int = N_
     return Interval(point, float(low), float(high), level, n)
 
 
-def mean_ci(values: Sequence[float], **kwargs) -> Interval:
-    """The mean of ``values`` with its bootstrap interval (resampling the values)."""
-    x = np.asarray(values, dtype=float)
-    return bootstrap(lambda idx: x[idx].mean(), len(x), **kwargs)
-
-
 def paired_bootstrap(a: Sequence[float], b: Sequence[float], **kwargs) -> Interval:
     """mean(b) - mean(a) over the same items, with the interval from resampling those items together."""
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)

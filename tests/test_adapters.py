@@ -10,8 +10,14 @@ import pytest
 import torch
 from conftest import SMALL
 
-from helpers import adapters, answers, budget, models, sft, widgets
+from helpers import adapters, answers, measure, models, sft, widgets
 from helpers.runtime import WorkbookError
+
+
+def _lora():
+    from peft import LoraConfig
+
+    return LoraConfig(r=4, lora_alpha=8, target_modules=list(models.PHI2_TARGET_MODULES), task_type="CAUSAL_LM")
 
 
 @pytest.fixture
@@ -20,7 +26,7 @@ def lora_model(small_lm):
     from peft import get_peft_model
 
     torch.manual_seed(0)
-    model = get_peft_model(copy.deepcopy(small_lm[0]), sft.lora_config(r=4))
+    model = get_peft_model(copy.deepcopy(small_lm[0]), _lora())
     for name, param in model.named_parameters():
         if "lora_B" in name:
             torch.nn.init.normal_(param, std=0.5)
@@ -161,7 +167,7 @@ def test_comparer_skips_with_one_line_when_headless(small_lm, qa_table, capsys, 
 
 
 def test_peak_memory_sees_a_large_allocation():
-    with budget.peak_memory("cpu") as mem:
+    with measure.peak_memory("cpu") as mem:
         block = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched so that it is resident
         block += 1
         time.sleep(0.1)  # give the sampler a moment
@@ -177,4 +183,4 @@ def test_merge_refuses_a_quantized_base(small_lm, small_cache, monkeypatch):
     monkeypatch.setenv(models.CACHE_ENV, str(small_cache))
     quantized, _ = models.load_tiny_lm(SMALL, verbose=False, quantization="nf4")
     with pytest.raises(WorkbookError, match="4-bit"):
-        adapters.merge(get_peft_model(quantized, sft.lora_config(r=4)))
+        adapters.merge(get_peft_model(quantized, _lora()))

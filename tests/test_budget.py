@@ -8,9 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from helpers import budget, memory, widgets
-from helpers.activations import Batch
-from helpers.memory import Setup
+from helpers import budget, memory, runtime, widgets
+from helpers.memory import Batch, Setup
 from helpers.models import phi2_on_meta
 from helpers.runtime import WorkbookError
 
@@ -28,7 +27,7 @@ def test_rules_of_thumb_for_phi2(phi2):
 
 
 def test_largest_batch_is_the_boundary(phi2):
-    setup, t4 = Setup(method="qlora", weights="nf4", optimizer="paged_adamw_8bit"), budget.T4_TORCH_GIB
+    setup, t4 = Setup(method="qlora", weights="nf4", optimizer="paged_adamw_8bit"), runtime.T4_TORCH_GIB
     best = budget.largest_batch(phi2.config, setup, 1024, t4, checkpointing=True)
     assert best >= 1
     assert memory.estimate(phi2, setup, Batch(batch_size=best, seq_len=1024, grad_checkpointing=True)).fits(t4)
@@ -53,11 +52,11 @@ H100_AS_T4 = SimpleNamespace(track="gpu", device="cuda", gpu_name="NVIDIA H100 8
 
 
 def test_gpu_gib_is_what_torch_sees():
-    assert budget.T4_TORCH_GIB == pytest.approx(15.83e9 / 2**30, abs=0.01)
-    assert budget.T4_TORCH_GIB < budget.T4_NVIDIA_SMI_MIB / 1024  # torch sees less than nvidia-smi prints
-    assert budget.gpu_gib(CPU) == budget.T4_TORCH_GIB and "no CUDA GPU" in budget.gpu_gib_source(CPU)
+    assert runtime.T4_TORCH_GIB == pytest.approx(15.83e9 / 2**30, abs=0.01)
+    assert runtime.T4_TORCH_GIB < runtime.T4_NVIDIA_SMI_MIB / 1024  # torch sees less than nvidia-smi prints
+    assert budget.gpu_gib(CPU) == runtime.T4_TORCH_GIB and "no CUDA GPU" in budget.gpu_gib_source(CPU)
     assert budget.gpu_gib(H100) == pytest.approx(79.2) and "H100" in budget.gpu_gib_source(H100)
-    assert budget.gpu_gib(H100_AS_T4) == budget.T4_TORCH_GIB
+    assert budget.gpu_gib(H100_AS_T4) == runtime.T4_TORCH_GIB
     assert "WORKBOOK_EMULATE_T4" in budget.gpu_gib_source(H100_AS_T4)
 
 

@@ -122,7 +122,7 @@ def test_variant_letters_and_short_texts_are_checked():
     assert [v.key for v in classify.variants_from("af")] == ["a", "f"]
     with pytest.raises(WorkbookError, match="abcdef"):
         classify.variants_from("ag")
-    with pytest.raises(WorkbookError, match="MAX_LENGTH"):
+    with pytest.raises(WorkbookError, match="NOTE_TOKENS"):
         classify.encode(None, ["x"], max_length=4)
 
 

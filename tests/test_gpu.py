@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import TrainerControl, TrainerState, TrainingArguments
 
-from helpers import gpu
+from helpers import gpu, runtime
 from helpers.runtime import WorkbookError
 
 
@@ -40,7 +40,7 @@ def test_autocast_and_scaler_follow_the_body_dtype():
 
 
 def test_emulation_switch_reads_the_environment(monkeypatch):
-    monkeypatch.delenv(gpu.EMULATE_ENV, raising=False)
-    assert not gpu.emulating_t4()
-    monkeypatch.setenv(gpu.EMULATE_ENV, "1")
-    assert gpu.emulating_t4() and gpu.T4_TORCH_GIB == pytest.approx(15.83e9 / 2**30, abs=0.01)
+    monkeypatch.delenv(runtime.EMULATE_ENV, raising=False)
+    assert not runtime.emulating_t4()
+    monkeypatch.setenv(runtime.EMULATE_ENV, "1")
+    assert runtime.emulating_t4() and runtime.T4_TORCH_GIB == pytest.approx(15.83e9 / 2**30, abs=0.01)

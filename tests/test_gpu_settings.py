@@ -18,8 +18,8 @@ SMALL = {"N_TRAIN": 16, "N_TEST": 8, "MAX_STEPS": 2, "BATCH_SIZE": 2, "GRAD_ACCU
 PARAMETERS = {
     "03_lora_sft": {**SMALL, "JUDGE_MODE": "off"},
     "04_qlora_sft": {**SMALL, "DOUBLE_QUANT": False},
-    "05_two_stage_classifier": {"N_NOTES": 300, "N_TRAIN": 48, "STAGE1_STEPS": 2, "EPOCHS": 1, "VARIANTS": "af",
-                                "MAX_LENGTH": 64, "BATCH_SIZE": 8, "GRAD_CHECKPOINTING": True},
+    "05_two_stage_classifier": {"N_NOTES": 300, "N_TRAIN": 48, "STAGE1_MAX_STEPS": 2, "EPOCHS": 1, "VARIANTS": "af",
+                                "NOTE_TOKENS": 64, "BATCH_SIZE": 8, "GRAD_CHECKPOINTING": True},
 }
 
 

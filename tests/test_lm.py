@@ -79,7 +79,7 @@ def test_greedy_generation_is_deterministic(small_lm):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(steps=0), "TRAIN_STEPS=0"), (dict(batch_size=0), "BATCH_SIZE=0"), (dict(lr=5.0), "LEARNING_RATE=5.0"),
+    (dict(steps=0), "MAX_STEPS=0"), (dict(batch_size=0), "BATCH_SIZE=0"), (dict(lr=5.0), "LEARNING_RATE=5.0"),
 ])
 def test_bad_training_settings_are_one_sentence(small_lm, kwargs, message):
     model, tok = small_lm

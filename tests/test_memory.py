@@ -8,7 +8,7 @@ import copy
 import pytest
 import torch
 
-from helpers import activations, memory
+from helpers import measure, memory
 from helpers.memory import Setup
 from helpers.models import PHI2_TARGET_MODULES, phi2_config, phi2_on_meta
 from helpers.runtime import WorkbookError
@@ -57,7 +57,7 @@ def test_nf4_bytes_match_bitsandbytes_on_a_phi2_layer(double_quant):
 def test_tiny_model_fp32_static_bytes_are_exact(small_lm):
     model, _ = small_lm
     parts = memory.static_bytes(model, Setup(method="inference", weights="fp32", compute="fp32"))
-    assert parts["linear weights"] + parts["other weights"] == memory.measured_bytes(model)
+    assert parts["linear weights"] + parts["other weights"] == measure.measured_bytes(model)
 
 
 @pytest.mark.parametrize("precision", ["nf4", "int8"])
@@ -70,7 +70,7 @@ def test_tiny_model_quantized_within_one_percent_and_footprint_undercounts(small
     quant = nf4_config(torch.float32) if precision == "nf4" else BitsAndBytesConfig(load_in_8bit=True)
     model = PhiForCausalLM.from_pretrained(tmp_path, quantization_config=quant, device_map="cpu", dtype=torch.float32)
     parts = memory.static_bytes(model, Setup(method="inference", weights=precision, compute="fp32"))
-    estimate, measured = parts["linear weights"] + parts["other weights"], memory.measured_bytes(model)
+    estimate, measured = parts["linear weights"] + parts["other weights"], measure.measured_bytes(model)
     assert abs(estimate - measured) / measured < 0.01
     assert model.get_memory_footprint() < measured  # it misses the quantization constants
 
@@ -149,36 +149,36 @@ def test_activation_formula_matches_saved_tensors_on_phi2_layers(compute, method
     setup = Setup(method=method, weights=compute, compute=compute)
     if method == "lora":
         model = get_peft_model(model, LoraConfig(r=16, lora_dropout=dropout, target_modules=list(PHI2_TARGET_MODULES)))
-    batch = activations.Batch(batch_size=1, seq_len=128, lora_dropout=dropout, device="cpu")
+    batch = memory.Batch(batch_size=1, seq_len=128, lora_dropout=dropout, device="cpu")
     ids = torch.randint(1000, (batch.batch_size, batch.seq_len))
-    measured = activations.saved_for_backward(model, ids)
+    measured = measure.saved_for_backward(model, ids)
     config = model.config
     logits_saved = batch.batch_size * batch.seq_len * config.vocab_size * 4  # fp32 logits kept for the loss
-    estimated = activations.activation_bytes(config, setup, batch) + logits_saved
+    estimated = memory.activation_bytes(config, setup, batch) + logits_saved
     assert abs(estimated - measured) / measured < 0.10, (estimated, measured)
 
 
 def test_checkpointing_lowers_activations_and_more_tokens_never_cost_less(phi2):
     config, setup = phi2.config, Setup(method="qlora", weights="nf4")
-    plain = activations.activation_bytes(config, setup, activations.Batch(seq_len=512))
-    ckpt = activations.activation_bytes(config, setup, activations.Batch(seq_len=512, grad_checkpointing=True))
+    plain = memory.activation_bytes(config, setup, memory.Batch(seq_len=512))
+    ckpt = memory.activation_bytes(config, setup, memory.Batch(seq_len=512, grad_checkpointing=True))
     assert ckpt < plain / 5
     for b in (1, 2, 4):
-        row = [memory.estimate(phi2, setup, activations.Batch(batch_size=b, seq_len=s)).total for s in (256, 512, 1024)]
+        row = [memory.estimate(phi2, setup, memory.Batch(batch_size=b, seq_len=s)).total for s in (256, 512, 1024)]
         assert row == sorted(row)
     for s in (256, 512, 1024):
-        col = [memory.estimate(phi2, setup, activations.Batch(batch_size=b, seq_len=s)).total for b in (1, 2, 4)]
+        col = [memory.estimate(phi2, setup, memory.Batch(batch_size=b, seq_len=s)).total for b in (1, 2, 4)]
         assert col == sorted(col)
 
 
 def test_kv_cache_formula_for_phi2(phi2):
     c = phi2.config
-    est = memory.estimate(phi2, Setup(method="inference"), activations.Batch(seq_len=100, new_tokens=28))
+    est = memory.estimate(phi2, Setup(method="inference"), memory.Batch(seq_len=100, new_tokens=28))
     assert est.parts["KV cache"] == 2 * c.num_hidden_layers * 128 * c.hidden_size * 2  # K and V, fp16
 
 
 def test_bad_batch_is_one_sentence():
     with pytest.raises(WorkbookError, match="batch_size=0"):
-        activations.Batch(batch_size=0)
+        memory.Batch(batch_size=0)
     with pytest.raises(WorkbookError, match="attention='flash'"):
-        activations.Batch(attention="flash")
+        memory.Batch(attention="flash")

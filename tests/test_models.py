@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers import models, runtime
+from helpers import measure, models, runtime
 from helpers.runtime import WorkbookError
 from tests.conftest import SMALL
 
@@ -82,7 +82,7 @@ def test_double_quant_false_changes_the_nf4_bytes_by_the_expected_constant(small
              if isinstance(m, torch.nn.Linear) and m is not model.lm_head]
     expected = sum(memory.nf4_bytes(n, False) - memory.nf4_bytes(n, True) for n in sizes)
     assert expected != 0  # on these small layers the nested 256-level code costs more than it saves; on phi-2 it saves
-    assert memory.measured_bytes(without) - memory.measured_bytes(with_dq) == expected
+    assert measure.measured_bytes(without) - measure.measured_bytes(with_dq) == expected
 
 
 def test_shipped_tiny_model_loads_and_scores_its_recorded_perplexity():

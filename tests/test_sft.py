@@ -17,14 +17,43 @@ T4 = Runtime(track="gpu", reason="test", device="cuda", precision=precision_for(
              gpu_name="Tesla T4", capability=(7, 5))
 
 
+def lora(r: int = 4, targets=models.PHI2_TARGET_MODULES):
+    from peft import LoraConfig
+
+    return LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=0.05, target_modules=list(targets), bias="none",
+                      task_type="CAUSAL_LM")
+
+
+def args_like_03(rt, out_dir, **changes):
+    """The SFTConfig keywords of notebook 03's section 6 that these tests rely on, with ``changes``."""
+    from trl import SFTConfig
+
+    fp16, bf16 = sft.precision_flags(rt)
+    keywords = dict(output_dir=str(out_dir), max_steps=6, per_device_train_batch_size=2, learning_rate=5e-3,
+                    lr_scheduler_type="cosine", warmup_steps=0.05, fp16=fp16, bf16=bf16, optim="adamw_torch",
+                    packing=False, completion_only_loss=True, train_sampling_strategy="group_by_length",
+                    save_strategy="steps", save_steps=2, save_total_limit=2, logging_steps=1, report_to="none",
+                    include_num_input_tokens_seen="non_padding", dataloader_pin_memory=False, seed=0,
+                    data_seed=0)
+    return SFTConfig(**{**keywords, **changes})
+
+
 def make_trainer(small_lm, qa_table, out_dir, max_steps: int = 6, callbacks=()):
     from trl import SFTTrainer
 
     model, tok = small_lm
     rows = sft.fit_to_length(qa_table, tok, model.config.max_position_embeddings)
-    args = sft.sft_config(CPU, out_dir, max_steps=max_steps, batch_size=2, lr=5e-3, save_steps=2, logging_steps=1)
-    return SFTTrainer(model=copy.deepcopy(model), args=args, train_dataset=sft.sft_dataset(rows, tok),
-                      processing_class=tok, peft_config=sft.lora_config(r=4), callbacks=list(callbacks))
+    args = args_like_03(CPU, out_dir, max_steps=max_steps, max_length=model.config.max_position_embeddings)
+    return SFTTrainer(model=copy.deepcopy(model), args=args, train_dataset=sft.prompt_completion_dataset(rows, tok),
+                      processing_class=tok, peft_config=lora(4), callbacks=list(callbacks))
+
+
+def train(trainer) -> dict:
+    """Notebook 03's training cell."""
+    resume = sft.last_checkpoint(trainer.args.output_dir)
+    with sft.timed_run(trainer, resume) as run:
+        trainer.train(resume_from_checkpoint=resume)
+    return run
 
 
 def test_prompt_keeps_the_workshop_shape():
@@ -36,11 +65,11 @@ def test_prompt_keeps_the_workshop_shape():
 
 def test_length_filter_never_keeps_an_example_that_would_be_truncated(small_lm, qa_table):
     _, tok = small_lm
-    full = [len(tok(p + c)["input_ids"]) for p, c in sft.sft_rows(qa_table, tok.eos_token).values]
+    full = [len(tok(p + c)["input_ids"]) for p, c in sft.prompt_completion_rows(qa_table, tok.eos_token).values]
     limit = sorted(full)[len(full) // 2]
     kept = sft.fit_to_length(qa_table, tok, limit)
     assert 0 < len(kept) < len(qa_table)
-    assert all(len(tok(p + c)["input_ids"]) <= limit for p, c in sft.sft_rows(kept, tok.eos_token).values)
+    assert all(len(tok(p + c)["input_ids"]) <= limit for p, c in sft.prompt_completion_rows(kept, tok.eos_token).values)
     with pytest.raises(WorkbookError, match="MAX_LENGTH"):
         sft.fit_to_length(qa_table, tok, 5)
 
@@ -48,7 +77,7 @@ def test_length_filter_never_keeps_an_example_that_would_be_truncated(small_lm, 
 def test_only_answer_tokens_and_eos_carry_labels(small_lm, qa_table, tmp_path):
     trainer = make_trainer(small_lm, qa_table, tmp_path)
     tok = trainer.processing_class
-    rows = sft.sft_rows(sft.fit_to_length(qa_table, tok, 256), tok.eos_token)
+    rows = sft.prompt_completion_rows(sft.fit_to_length(qa_table, tok, 256), tok.eos_token)
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(trainer.train_dataset))])
     assert (batch["attention_mask"] == 0).any(), "the batch should contain padding"
     for i, (ids, labels, attention) in enumerate(zip(batch["input_ids"], batch["labels"], batch["attention_mask"],
@@ -77,15 +106,15 @@ class StopAt(TrainerCallback):
 
 def test_training_resumes_from_the_last_checkpoint(small_lm, qa_table, tmp_path):
     straight = make_trainer(small_lm, qa_table, tmp_path / "straight")
-    assert sft.train(straight)["steps"] == 6
+    assert train(straight)["steps"] == 6
     expected = sft.loss_history(straight)
 
     out = tmp_path / "interrupted"
     with pytest.raises(KeyboardInterrupt):
-        sft.train(make_trainer(small_lm, qa_table, out, callbacks=[StopAt(5)]))
+        train(make_trainer(small_lm, qa_table, out, callbacks=[StopAt(5)]))
     assert sft.last_checkpoint(out).endswith("checkpoint-4")
     resumed = make_trainer(small_lm, qa_table, out)  # a fresh trainer, as after re-running the cell
-    info = sft.train(resumed)
+    info = train(resumed)
     assert info["resumed_from_step"] == 4 and info["steps"] == 2 and resumed.state.global_step == 6
     history = sft.loss_history(resumed)
     assert history["step"].tolist() == expected["step"].tolist() == [1, 2, 3, 4, 5, 6]
@@ -98,33 +127,48 @@ def test_run_dir_changes_with_the_settings(tmp_path):
     assert a != sft.run_dir(tmp_path, "03", {"r": 8, "lr": 2e-4})
 
 
-def test_gpu_track_settings_on_a_t4():
-    settings = sft.sft_settings(T4, "out", max_steps=10, batch_size=4)
-    assert settings["fp16"] is True and settings["bf16"] is False
-    assert settings["activation_checkpointing"] is True and settings["optim"] == "adamw_torch"
-    assert sft.sft_settings(T4, "out", max_steps=10, batch_size=4, quantized=True)["optim"] == "paged_adamw_8bit"
-    cpu = sft.sft_settings(CPU, "out", max_steps=10, batch_size=4, quantized=True)
-    assert cpu["fp16"] is cpu["bf16"] is False and cpu["optim"] == "adamw_torch"
-    with pytest.raises(WorkbookError, match="MAX_STEPS"):
-        sft.sft_settings(CPU, "out", max_steps=0, batch_size=4)
+def test_precision_and_optimizer_on_a_t4_an_a100_and_a_cpu():
+    a100 = Runtime(track="gpu", reason="test", device="cuda", precision=precision_for((8, 0)), on_colab=False)
+    assert sft.precision_flags(T4) == (True, False) and sft.precision_flags(a100) == (False, True)
+    assert sft.precision_flags(CPU) == (False, False)
+    assert sft.optimizer_for(T4, quantized=False) == "adamw_torch"
+    assert sft.optimizer_for(T4, quantized=True) == "paged_adamw_8bit"
+    assert sft.optimizer_for(CPU, quantized=True) == "adamw_torch"  # paging needs CUDA
+
+
+def test_settings_name_the_parameter_that_must_be_positive():
+    assert sft.track_settings("cpu", max_steps=3)["max_steps"] == 3
+    with pytest.raises(WorkbookError, match="MAX_STEPS=0"):
+        sft.track_settings("cpu", max_steps=0)
+    with pytest.raises(WorkbookError, match="SAVE_STEPS=0"):
+        sft.track_settings("gpu", save_steps=0)
 
 
 def test_every_phi2_target_module_gets_an_adapter_on_the_meta_device():
     from peft import get_peft_model
 
-    model = get_peft_model(models.phi2_on_meta(), sft.lora_config(r=16))
+    model = get_peft_model(models.phi2_on_meta(), lora(16))
     coverage = sft.adapter_coverage(model)
     assert coverage.to_dict() == {name: 32 for name in models.PHI2_TARGET_MODULES}
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert trainable == 16 * 32 * (4 * (2560 + 2560) + 2 * (2560 + 10240))
+
+
+def test_a_stale_wqkv_next_to_a_valid_name_passes_peft_and_fails_the_coverage_check():
+    """Exercise 03.2: peft only refuses when no name matches; the coverage check names the stale one."""
+    from peft import get_peft_model
+
+    model = get_peft_model(models.phi2_on_meta(), lora(4, ("Wqkv", "fc1")))  # no error from peft
     with pytest.raises(WorkbookError, match="Wqkv"):
-        sft.lora_config(target_modules=("Wqkv", "fc1"))
+        sft.adapter_coverage(model, ("Wqkv", "fc1"))
+    with pytest.raises(ValueError, match="Wqkv"):  # alone, it matches nothing: peft's own error
+        get_peft_model(models.phi2_on_meta(), lora(4, ("Wqkv",)))
 
 
 def test_coverage_names_a_target_that_matched_nothing():
     from peft import get_peft_model
 
-    model = get_peft_model(models.phi2_on_meta(), sft.lora_config(target_modules=("q_proj", "fc1")))
+    model = get_peft_model(models.phi2_on_meta(), lora(4, ("q_proj", "fc1")))
     with pytest.raises(WorkbookError, match="dense"):
         sft.adapter_coverage(model, ("q_proj", "fc1", "dense"))
 
@@ -139,8 +183,6 @@ def test_padding_share_counts_pads_per_batch():
     lengths = [10, 2, 9, 3]
     assert sft.padding_share(lengths, [0, 1, 2, 3], 2) == pytest.approx(1 - 24 / 38)  # (10+10) + (9+9) padded
     assert sft.padding_share(lengths, [0, 2, 1, 3], 2) == pytest.approx(1 - 24 / 26)  # grouped by length
-    assert sft.sft_settings(Runtime("cpu", "t", "cpu", "fp32", False), "out", max_steps=1, batch_size=1)[
-        "train_sampling_strategy"] == "group_by_length"
 
 
 def test_qlora_trainer_casts_adapters_to_bf16_and_we_put_them_back(small_lm, tmp_path, qa_table):
@@ -153,10 +195,10 @@ def test_qlora_trainer_casts_adapters_to_bf16_and_we_put_them_back(small_lm, tmp
     tokenizer.save_pretrained(tmp_path / "base")
     nf4, _ = models.load_pretrained(str(tmp_path / "base"), torch.float16, "nf4", device="cpu")
     rt = Runtime("cpu", "t", "cpu", "fp16", False)
-    args = sft.sft_config(rt, tmp_path / "run", max_steps=1, batch_size=2, max_length=256, quantized=True)
+    args = args_like_03(rt, tmp_path / "run", max_steps=1, max_length=256, optim=sft.optimizer_for(rt, True))
     assert args.fp16 and not args.bf16
-    trainer = SFTTrainer(model=nf4, args=args, train_dataset=sft.sft_dataset(qa_table, tokenizer),
-                         processing_class=tokenizer, peft_config=sft.lora_config(r=2, target_modules=["q_proj"]))
+    trainer = SFTTrainer(model=nf4, args=args, train_dataset=sft.prompt_completion_dataset(qa_table, tokenizer),
+                         processing_class=tokenizer, peft_config=lora(2, ["q_proj"]))
     before = sft.keep_trainable_fp32(trainer.model, rt.precision)
     assert before == {"bfloat16": 2 * 2}  # lora_A and lora_B of q_proj in both layers: TRL made them bf16
     assert {p.dtype for p in trainer.model.parameters() if p.requires_grad} == {torch.float32}
@@ -166,12 +208,12 @@ def test_validation_loss_is_tracked_next_to_training_loss(small_lm, qa_table, tm
     from trl import SFTTrainer
 
     model, tokenizer = small_lm
-    args = sft.sft_config(CPU, tmp_path / "run", max_steps=4, batch_size=2, lr=1e-3, max_length=256, save_steps=100,
-                          eval_steps=2, logging_steps=1)
-    data_set = sft.sft_dataset(sft.fit_to_length(qa_table, tokenizer, 256), tokenizer)
+    args = args_like_03(CPU, tmp_path / "run", max_steps=4, learning_rate=1e-3, max_length=256, save_steps=100,
+                        eval_strategy="steps", eval_steps=2, eval_on_start=True, per_device_eval_batch_size=2)
+    data_set = sft.prompt_completion_dataset(sft.fit_to_length(qa_table, tokenizer, 256), tokenizer)
     trainer = SFTTrainer(model=copy.deepcopy(model), args=args, train_dataset=data_set,
                          eval_dataset=data_set.select(range(4)), processing_class=tokenizer,
-                         peft_config=sft.lora_config(r=2, alpha=4))
+                         peft_config=lora(2))
     trainer.train()
     evals = sft.eval_history(trainer)
     assert evals["step"].tolist() == [0, 2, 4] and evals["eval_loss"].gt(0).all()  # step 0: the base model
