@@ -2,7 +2,7 @@
 """Set up the workbook's virtual environment and run it. Needs only Python 3.11+.
 
     python3 workbook.py run    # execute every notebook on the CPU track into build/, write build/index.html
-    python3 workbook.py test   # the test suite: unit tests, papermill runs, pytest --nbval-lax notebooks/
+    python3 workbook.py test   # the test suite: ruff, pytest --nbval-lax notebooks/, unit tests and recorded checks
     python3 workbook.py gpu-check  # on a CUDA GPU: notebooks 02-05 on the GPU track as a T4 (helpers/gpucheck.py)
 
 Both create ./.venv on first use (torch first, then requirements-dev.txt, which includes requirements.txt, then
@@ -108,6 +108,8 @@ def main(argv: list[str]) -> int:
         return subprocess.call([python, "-m", "helpers.gpucheck", *extra])
     # Each notebook is executed once: nbval runs it on the CPU track and it records its results into
     # build/nbval; tests/test_notebooks.py then checks those records instead of running it again.
+    say("ruff over helpers/, tests/ and the notebooks' code cells (the rules in pyproject.toml)")
+    lint = subprocess.call([python, "-m", "ruff", "check", "helpers", "tests", "notebooks", "workbook.py"])
     records = ROOT / "build" / "nbval"
     shutil.rmtree(records, ignore_errors=True)
     records.mkdir(parents=True)
@@ -117,7 +119,7 @@ def main(argv: list[str]) -> int:
     say("unit tests, and checks of what each notebook recorded (tests/)")
     code = subprocess.call([python, "-m", "pytest", "tests", *extra],
                            env={**os.environ, "WORKBOOK_RECORDS": str(records)})
-    return nbval or code
+    return lint or nbval or code
 
 
 if __name__ == "__main__":
