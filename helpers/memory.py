@@ -298,3 +298,56 @@ def estimate(model_or_config, setup: Setup, batch=None) -> Estimate:
     parts["logits"] = logits_bytes(config, setup, batch)
     parts["KV cache"] = kv_cache_bytes(config, setup, batch)
     return Estimate(parts)
+
+
+# More than one GPU (issue 13; notebook 06 will teach it): what one data-parallel rank holds.
+SHARDINGS = ("replicated", "zero1", "zero2", "zero3")  # zero3 is also FSDP's FULL_SHARD
+SHARDED = {  # which parts of the bill each strategy divides by the number of ranks
+    "replicated": (),  # DDP: every rank holds everything
+    "zero1": ("optimizer states",),
+    "zero2": ("optimizer states", "gradients"),
+    "zero3": ("optimizer states", "gradients", "LoRA parameters", "linear weights", "other weights"),
+}
+
+
+def fsdp_units(model_or_config) -> dict[str, int]:
+    """Parameters per unit that FSDP (or ZeRO-3) gathers whole for a forward or backward: one decoder layer, when
+    wrapping the decoder layer class, and the root (embeddings, final norm, ``lm_head``) that stays outside it."""
+    model = as_model(model_or_config)
+    layers = model.get_decoder().layers
+    layer = sum(p.numel() for p in layers[0].parameters())
+    return {"decoder layer": layer, "root": sum(p.numel() for p in model.parameters()) - len(layers) * layer}
+
+
+def per_rank(parts: dict[str, int], world_size: int, sharding: str, gathered_bytes: int = 0) -> dict[str, int]:
+    """What one of ``world_size`` data-parallel ranks holds of a bill (``estimate(...).parts``) under ``sharding``.
+
+    Divided by N (rounded up): the optimizer states (ZeRO-1), also the gradients (ZeRO-2), also every weight, frozen
+    or trained (ZeRO-3 / FSDP full shard). Never divided: activations, logits and the KV cache, which belong to the
+    rank's own batch. ZeRO-3 adds ``gathered_bytes``: the largest unit it gathers whole at a time.
+    """
+    if sharding not in SHARDINGS:
+        raise WorkbookError(f"SHARDING={sharding!r}: use one of {', '.join(SHARDINGS)}.")
+    if world_size < 1:
+        raise WorkbookError(f"WORLD_SIZE={world_size} must be at least 1.")
+    rank = {k: math.ceil(v / world_size) if k in SHARDED[sharding] else v for k, v in parts.items()}
+    if sharding == "zero3" and world_size > 1:
+        rank["gathered unit"] = gathered_bytes
+    return rank
+
+
+def rank_estimate(model_or_config, setup: Setup, batch: Batch, world_size: int, sharding: str) -> Estimate:
+    """One rank's bill: ``estimate`` per device, divided as ``sharding`` does, plus the largest unit ZeRO-3 / FSDP
+    gathers whole (in the compute precision, as FSDP's mixed precision gathers it)."""
+    gathered = max(fsdp_units(model_or_config).values()) * BYTES[setup.compute] if sharding == "zero3" else 0
+    parts = estimate(model_or_config, setup, batch).parts
+    return Estimate(per_rank(parts, world_size, sharding, int(gathered)))
+
+
+def fewest_gpus(model_or_config, setup: Setup, batch: Batch, sharding: str, gpu_gib: float,
+                most: int = 64) -> int | None:
+    """The fewest data-parallel ranks whose per-rank bill fits ``gpu_gib``; None if even ``most`` do not."""
+    for world_size in range(1, most + 1):
+        if rank_estimate(model_or_config, setup, batch, world_size, sharding).fits(gpu_gib):
+            return world_size
+    return None

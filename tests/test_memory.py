@@ -182,3 +182,47 @@ def test_bad_batch_is_one_sentence():
         memory.Batch(batch_size=0)
     with pytest.raises(WorkbookError, match="attention='flash'"):
         memory.Batch(attention="flash")
+
+
+def test_per_rank_divides_what_each_zero_stage_shards():
+    parts = {"linear weights": 800, "other weights": 200, "LoRA parameters": 0, "gradients": 1000,
+             "optimizer states": 2000, "activations": 300, "logits": 50, "KV cache": 0}
+    assert memory.per_rank(parts, 4, "replicated") == parts
+    assert memory.per_rank(parts, 4, "zero1")["optimizer states"] == 500
+    zero2 = memory.per_rank(parts, 4, "zero2")
+    assert (zero2["optimizer states"], zero2["gradients"], zero2["linear weights"]) == (500, 250, 800)
+    zero3 = memory.per_rank(parts, 3, "zero3", gathered_bytes=77)
+    assert zero3["linear weights"] == 267 and zero3["other weights"] == 67  # rounded up
+    assert zero3["activations"] == 300 and zero3["logits"] == 50 and zero3["gathered unit"] == 77
+    assert memory.per_rank(parts, 1, "zero3", gathered_bytes=77) == parts  # one rank: nothing to shard or gather
+    with pytest.raises(WorkbookError, match="SHARDING"):
+        memory.per_rank(parts, 2, "zero4")
+
+
+def test_fsdp_units_of_phi2_add_up(phi2):
+    units = memory.fsdp_units(phi2)
+    c = phi2.config
+    h, f = c.hidden_size, c.intermediate_size
+    layer = 4 * (h * h + h) + (h * f + f) + (f * h + h) + 2 * h  # q, k, v, dense; fc1; fc2; one layer norm
+    assert units["decoder layer"] == layer
+    assert units["root"] + c.num_hidden_layers * layer == phi2.num_parameters()
+    assert units["root"] > layer  # phi-2's embeddings and lm_head outweigh one decoder layer
+
+
+def test_full_fine_tuning_of_phi2_needs_several_t4s_with_fsdp_and_never_fits_replicated(phi2):
+    from helpers.runtime import T4_TORCH_GIB
+
+    full = Setup(method="full", weights="fp32", compute="fp16")
+    batch = memory.Batch(batch_size=2, seq_len=1024, grad_checkpointing=True)
+    one = memory.estimate(phi2, full, batch)
+    assert not one.fits(T4_TORCH_GIB) and memory.fewest_gpus(phi2, full, batch, "replicated", T4_TORCH_GIB) is None
+    n = memory.fewest_gpus(phi2, full, batch, "zero3", T4_TORCH_GIB)
+    static = sum(one.parts[k] for k in ("linear weights", "other weights", "gradients", "optimizer states"))
+    assert static == pytest.approx(16 * phi2.num_parameters(), rel=1e-3)  # 4 + 4 + 8 bytes per parameter
+    # by hand: static / n + what is never divided + one gathered fp16 unit + the CUDA context must fit a T4
+    whole = one.parts["activations"] + one.parts["logits"] + 2 * max(memory.fsdp_units(phi2).values())
+    by_hand = next(k for k in range(1, 65)
+                   if static / k + whole + memory.CUDA_CONTEXT_BYTES <= T4_TORCH_GIB * memory.GIB)
+    assert n == by_hand and 2 <= n <= 8, n
+    assert memory.rank_estimate(phi2, full, batch, n, "zero3").fits(T4_TORCH_GIB)
+    assert not memory.rank_estimate(phi2, full, batch, n - 1, "zero3").fits(T4_TORCH_GIB)
