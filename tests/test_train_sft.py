@@ -1,0 +1,60 @@
+"""The SFT entry point for more than one process (issue 13), on one process here: what it reports, what it saves,
+that its configuration is notebook 03's, and one sentence for too many processes."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from helpers import train_sft
+from helpers.runtime import Runtime, WorkbookError
+
+NOTEBOOK_03 = Path(__file__).resolve().parents[1] / "notebooks" / "03_lora_sft.ipynb"
+CPU = Runtime(track="cpu", reason="test", device="cpu", precision="fp32", on_colab=False)
+
+
+def notebook_keywords(call: str) -> set[str]:
+    """The keyword names of notebook 03's ``call(...)`` (LoraConfig or SFTConfig), read from its cell."""
+    for cell in nbformat.read(NOTEBOOK_03, as_version=4).cells:
+        if cell.cell_type == "code" and f"= {call}(" in cell.source:
+            for node in ast.walk(ast.parse(cell.source)):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", None) == call:
+                    return {k.arg for k in node.keywords}
+    raise AssertionError(f"no {call}(...) cell in notebook 03")
+
+
+def test_the_script_and_notebook_03_configure_the_same_training():
+    settings = {"max_steps": 4, "batch_size": 2, "grad_accum": 1, "lr": 5e-3}
+    script = set(train_sft.sft_keywords(CPU, "out", settings, 1024, 0, world_size=2))
+    notebook = notebook_keywords("SFTConfig")
+    # the notebook checkpoints and scores a validation set; the script runs one short pass and reports its loss
+    assert notebook - script == {"save_steps", "save_total_limit", "eval_strategy", "eval_steps", "eval_on_start",
+                                 "per_device_eval_batch_size"}
+    assert script - notebook == {"disable_tqdm", "ddp_backend"}
+    assert notebook_keywords("LoraConfig") == set(train_sft.lora_keywords(16, 32, 0.05))
+    assert train_sft.sft_keywords(CPU, "out", settings, 1024, 0, world_size=2)["ddp_backend"] == "gloo"
+    assert train_sft.sft_keywords(CPU, "out", settings, 1024, 0, world_size=1)["ddp_backend"] is None
+
+
+def test_one_process_trains_reports_and_saves_an_adapter(tmp_path, monkeypatch):
+    from trl.trainer import utils as trl_utils
+
+    monkeypatch.setattr(trl_utils, "_use_triton", trl_utils._use_triton)  # the script patches it; undone after
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    report = train_sft.main(["--out", str(tmp_path), "--max-steps", "2", "--batch-size", "2", "--n-train", "16"])
+    assert report["world_size"] == report["processes_launched"] == 1 and report["steps"] == 2
+    assert len(report["losses"]) == 2 and all(0 < loss < 20 for loss in report["losses"])
+    assert report["effective_batch"] == 2 and report["tokens_per_second"] > 0
+    assert json.loads((tmp_path / "report.json").read_text()) == report
+    assert (tmp_path / "adapter" / "adapter_model.safetensors").exists()
+
+
+def test_more_processes_than_cores_is_one_sentence():
+    with pytest.raises(WorkbookError, match="--nproc_per_node"):
+        train_sft.check_world((os.cpu_count() or 1) + 1, "cpu")
+    train_sft.check_world(1, "cpu")
