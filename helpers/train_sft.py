@@ -11,9 +11,10 @@ process, so the effective batch is batch size x accumulation x processes. Rank 0
 (averaged over them), and tokens per second.
 
 Not yet checked by a test: that two processes train like one at the same effective batch. A first run here
-(4 steps, 2 x 2 against 1 x 4) gave losses twice the single process's, which is TRL scaling each rank's loss by
-the process count, and adapters that differ after Adam's first sign-like steps. Both need looking into before a
-tolerance means anything (issue 13).
+(2 processes x 2 against 1 x 4, same examples per step) showed why a tolerance would mean little yet: TRL 1.16's
+``compute_loss`` received each rank's own answer-token count as ``num_items_in_batch`` (119 and 34; one process: 153)
+and still multiplied the loss by the process count, so each rank's loss is twice its own token mean and the ranks
+optimise the mean of per-rank means, scaled by 2, not the global token mean (issue 13).
 """
 
 from __future__ import annotations
