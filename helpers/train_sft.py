@@ -5,16 +5,14 @@ on N processes (issue 13; notebook 06 will teach it).
     torchrun --standalone --nproc_per_node 2 -m helpers.train_sft --out runs/sft-2  # two (gloo on CPU, NCCL on GPU)
 
 It reads notebook 03's track defaults (``sft.TRACK_DEFAULTS``) and builds the same ``LoraConfig`` and ``SFTConfig``
-keywords as notebook 03's cells (``tests/test_train_sft.py`` checks that the names match). ``--batch-size`` is per
-process, so the effective batch is batch size x accumulation x processes. Rank 0 saves the adapter and writes
-``report.json``: the world size the script saw, each step's loss as the ranks computed it for the gradient
-(averaged over them), and tokens per second.
+keywords as notebook 03's cells (``tests/test_train_sft.py`` checks the names, and the few the script adds).
+``--batch-size`` is per process, so the effective batch is batch size x accumulation x processes. Rank 0 saves
+the adapter and writes ``report.json``: the world size the script saw, each step's loss as the ranks computed it
+for the gradient (averaged over them), and tokens per second.
 
-Not yet checked by a test: that two processes train like one at the same effective batch. A first run here
-(2 processes x 2 against 1 x 4, same examples per step) showed why a tolerance would mean little yet: TRL 1.16's
-``compute_loss`` received each rank's own answer-token count as ``num_items_in_batch`` (119 and 34; one process: 153)
-and still multiplied the loss by the process count, so each rank's loss is twice its own token mean and the ranks
-optimise the mean of per-rank means, scaled by 2, not the global token mean (issue 13).
+On CPU, ``use_cpu=True`` is what makes accelerate see the run as distributed (``MULTI_CPU``): without it each
+process trains alone, no gradient is all-reduced, and the "two-process" run is two one-process runs.
+``tests/test_train_sft.py`` launches two processes and checks that losses and adapter match one process.
 """
 
 from __future__ import annotations
@@ -50,6 +48,7 @@ def sft_keywords(rt, out_dir, settings: dict, max_length: int, seed: int, world_
         train_sampling_strategy="sequential", save_strategy="no", logging_steps=1,
         include_num_input_tokens_seen="non_padding", report_to="none", disable_tqdm=True,
         ddp_backend=("nccl" if rt.device == "cuda" else "gloo") if world_size > 1 else None,
+        use_cpu=rt.device == "cpu",  # without it accelerate sees no distributed run on CPU, and nothing is all-reduced
     )
 
 

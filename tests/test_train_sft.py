@@ -35,7 +35,7 @@ def test_the_script_and_notebook_03_configure_the_same_training():
     # the notebook checkpoints and scores a validation set; the script runs one short pass and reports its loss
     assert notebook - script == {"save_steps", "save_total_limit", "eval_strategy", "eval_steps", "eval_on_start",
                                  "per_device_eval_batch_size"}
-    assert script - notebook == {"disable_tqdm", "ddp_backend"}
+    assert script - notebook == {"disable_tqdm", "ddp_backend", "use_cpu"}
     assert notebook_keywords("LoraConfig") == set(train_sft.lora_keywords(16, 32, 0.05))
     assert train_sft.sft_keywords(CPU, "out", settings, 1024, 0, world_size=2)["ddp_backend"] == "gloo"
     assert train_sft.sft_keywords(CPU, "out", settings, 1024, 0, world_size=1)["ddp_backend"] is None
@@ -58,3 +58,29 @@ def test_more_processes_than_cores_is_one_sentence():
     with pytest.raises(WorkbookError, match="--nproc_per_node"):
         train_sft.check_world((os.cpu_count() or 1) + 1, "cpu")
     train_sft.check_world(1, "cpu")
+
+
+def test_two_processes_train_exactly_like_one_at_the_same_effective_batch(tmp_path):
+    """torchrun starts two ranks (gloo on CPU), 2 notes each per step, against one process with 4: the same
+    examples in every step, so the losses and the adapter must agree up to float summation order."""
+    import subprocess
+    import sys
+
+    import torch
+    from safetensors.torch import load_file
+
+    common = ["--max-steps", "4", "--n-train", "64"]
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    runs = {"one": [sys.executable, "-m", "helpers.train_sft", "--out", str(tmp_path / "one"), "--batch-size", "4"],
+            "two": [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                    "-m", "helpers.train_sft", "--out", str(tmp_path / "two"), "--batch-size", "2"]}
+    for name, command in runs.items():
+        done = subprocess.run(command + common, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, f"{name} process run failed: {done.stderr[-3000:]}"
+    one, two = (json.loads((tmp_path / n / "report.json").read_text()) for n in ("one", "two"))
+    assert two["world_size"] == two["processes_launched"] == 2 and one["world_size"] == 1  # really two ranks
+    assert one["effective_batch"] == two["effective_batch"] == 4
+    assert two["losses"] == pytest.approx(one["losses"], rel=1e-4)  # tolerance: float summation order only
+    a, b = (load_file(tmp_path / n / "adapter" / "adapter_model.safetensors") for n in ("one", "two"))
+    assert a.keys() == b.keys()
+    assert all(torch.allclose(a[k], b[k], atol=1e-4) for k in a)  # after 4 AdamW steps, weights of size ~0.1
