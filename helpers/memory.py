@@ -336,18 +336,24 @@ def per_rank(parts: dict[str, int], world_size: int, sharding: str, gathered_byt
     return rank
 
 
-def rank_estimate(model_or_config, setup: Setup, batch: Batch, world_size: int, sharding: str) -> Estimate:
-    """One rank's bill: ``estimate`` per device, divided as ``sharding`` does, plus the largest unit ZeRO-3 / FSDP
-    gathers whole (in the compute precision, as FSDP's mixed precision gathers it)."""
+def _one_device(model_or_config, setup: Setup, batch: Batch, sharding: str) -> tuple[dict[str, int], int]:
+    """The bill of one device holding everything, and the bytes of the largest unit ZeRO-3 / FSDP gathers whole
+    (in the compute precision, as FSDP's mixed precision gathers it; 0 for the other strategies)."""
     gathered = max(fsdp_units(model_or_config).values()) * BYTES[setup.compute] if sharding == "zero3" else 0
-    parts = estimate(model_or_config, setup, batch).parts
-    return Estimate(per_rank(parts, world_size, sharding, int(gathered)))
+    return estimate(model_or_config, setup, batch).parts, int(gathered)
+
+
+def rank_estimate(model_or_config, setup: Setup, batch: Batch, world_size: int, sharding: str) -> Estimate:
+    """One rank's bill: ``estimate`` per device, divided as ``sharding`` does, plus the largest gathered unit."""
+    parts, gathered = _one_device(model_or_config, setup, batch, sharding)
+    return Estimate(per_rank(parts, world_size, sharding, gathered))
 
 
 def fewest_gpus(model_or_config, setup: Setup, batch: Batch, sharding: str, gpu_gib: float,
                 most: int = 64) -> int | None:
     """The fewest data-parallel ranks whose per-rank bill fits ``gpu_gib``; None if even ``most`` do not."""
+    parts, gathered = _one_device(model_or_config, setup, batch, sharding)  # once: only the division changes with N
     for world_size in range(1, most + 1):
-        if rank_estimate(model_or_config, setup, batch, world_size, sharding).fits(gpu_gib):
+        if Estimate(per_rank(parts, world_size, sharding, gathered)).fits(gpu_gib):
             return world_size
     return None
