@@ -36,10 +36,15 @@ POOLINGS = ("last", "mean")
 def track_settings(track: str, **chosen) -> dict:
     """The track's defaults for notebook 05, overridden by every setting in ``chosen`` that is not None."""
     settings = choose(TRACK_DEFAULTS, track, **chosen)
-    if settings["pooling"] not in POOLINGS:
-        raise WorkbookError(f"POOLING={settings['pooling']!r}: use 'last' (the paper's last-token pooling), 'mean' "
-                            "or None (the track's default).")
+    check_pooling(settings["pooling"])
     return settings
+
+
+def check_pooling(pooling: str) -> None:
+    """One sentence for a ``POOLING`` that is not one of ``POOLINGS``."""
+    if pooling not in POOLINGS:
+        raise WorkbookError(f"POOLING={pooling!r}: use 'last' (the paper's last-token pooling), 'mean' "
+                            "or None (the track's default).")
 
 
 @dataclass(frozen=True)
@@ -185,8 +190,7 @@ def logits_of(model, batch: dict, pooling: str = "last") -> torch.Tensor:
     """
     if pooling == "last":
         return model(**batch).logits
-    if pooling != "mean":
-        raise WorkbookError(f"POOLING={pooling!r}: use 'last' (the paper's last-token pooling) or 'mean'.")
+    check_pooling(pooling)
     from peft import PeftModel
 
     classifier = model.get_base_model() if isinstance(model, PeftModel) else model
