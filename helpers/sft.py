@@ -262,6 +262,5 @@ def score_answer_positions_only() -> bool:
         return device.type == "cpu" or original(device)
 
     compact_on_cpu.workbook_cpu = True
-    compact_on_cpu.original = original
     trl_utils._use_triton = compact_on_cpu  # only the choice of positions: the kernel keeps its CPU code path
     return True
