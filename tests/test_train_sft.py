@@ -14,18 +14,19 @@ import pytest
 from helpers import train_sft
 from helpers.runtime import Runtime, WorkbookError
 
-NOTEBOOK_03 = Path(__file__).resolve().parents[1] / "notebooks" / "03_lora_sft.ipynb"
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOK_03 = NOTEBOOKS / "03_lora_sft.ipynb"
 CPU = Runtime(track="cpu", reason="test", device="cpu", precision="fp32", on_colab=False)
 
 
-def notebook_keywords(call: str) -> set[str]:
-    """The keyword names of notebook 03's ``call(...)`` (LoraConfig or SFTConfig), read from its cell."""
-    for cell in nbformat.read(NOTEBOOK_03, as_version=4).cells:
+def notebook_keywords(call: str, notebook: Path = NOTEBOOK_03) -> set[str]:
+    """The keyword names of a notebook's ``call(...)`` (LoraConfig or SFTConfig), read from its cell."""
+    for cell in nbformat.read(notebook, as_version=4).cells:
         if cell.cell_type == "code" and f"= {call}(" in cell.source:
             for node in ast.walk(ast.parse(cell.source)):
                 if isinstance(node, ast.Call) and getattr(node.func, "id", None) == call:
                     return {k.arg for k in node.keywords}
-    raise AssertionError(f"no {call}(...) cell in notebook 03")
+    raise AssertionError(f"no {call}(...) cell in {notebook.name}")
 
 
 def test_the_script_and_notebook_03_configure_the_same_training():
@@ -39,6 +40,12 @@ def test_the_script_and_notebook_03_configure_the_same_training():
     assert notebook_keywords("LoraConfig") == set(train_sft.lora_keywords(16, 32, 0.05))
     assert train_sft.sft_keywords(CPU, "out", settings, 1024, 0, world_size=2)["ddp_backend"] == "gloo"
     assert train_sft.sft_keywords(CPU, "out", settings, 1024, 0, world_size=1)["ddp_backend"] is None
+
+
+def test_notebook_04_writes_notebook_03s_configuration():
+    """04 types its own LoraConfig and SFTConfig (the lesson is in the cell); only their values may differ."""
+    for call in ("LoraConfig", "SFTConfig"):
+        assert notebook_keywords(call, NOTEBOOKS / "04_qlora_sft.ipynb") == notebook_keywords(call), call
 
 
 def test_one_process_trains_reports_and_saves_an_adapter(tmp_path, monkeypatch):
