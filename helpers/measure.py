@@ -2,7 +2,8 @@
 
 ``measured_bytes`` weighs a loaded model (quantization constants included), ``saved_for_backward`` the tensors
 autograd keeps in one forward pass, ``cuda_step_peak`` the CUDA peak of one training step, and ``peak_memory``
-meters a block of code: the CUDA peak on a GPU, the process's peak resident memory on CPU.
+meters a block of code: the CUDA peak on a GPU, the process's peak resident memory on CPU. ``held`` counts the
+training state one data-parallel rank stores, its own slices of sharded tensors only (notebook 06).
 """
 
 from __future__ import annotations
@@ -117,3 +118,22 @@ def peak_memory(device: str):
         thread.join()
         result["peak"] = max(samples)
         result["used"] = result["peak"] - result["baseline"]
+
+
+def local_bytes(tensor) -> int:
+    """Bytes this rank stores of a tensor: its own slice of a sharded DTensor, all of a plain tensor."""
+    local = tensor.to_local() if hasattr(tensor, "to_local") else tensor
+    return local.numel() * local.element_size()
+
+
+def held(model, optimizer) -> dict[str, int]:
+    """The bytes of the training state this rank stores (gradients as left by the last backward)."""
+    out = {"frozen weights": 0, "LoRA parameters": 0, "gradients": 0, "optimizer states": 0}
+    for p in model.parameters():
+        out["LoRA parameters" if p.requires_grad else "frozen weights"] += local_bytes(p)
+        if p.grad is not None:
+            out["gradients"] += local_bytes(p.grad)
+    inner = getattr(optimizer, "optim", optimizer)  # ZeroRedundancyOptimizer keeps this rank's AdamW in .optim
+    for state in inner.state.values():
+        out["optimizer states"] += sum(local_bytes(v) for v in state.values() if torch.is_tensor(v) and v.dim())
+    return out

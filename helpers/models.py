@@ -247,6 +247,12 @@ def nf4_config(compute_dtype=torch.float16, double_quant: bool = True):
                               bnb_4bit_use_double_quant=double_quant, bnb_4bit_compute_dtype=compute_dtype)
 
 
+def device_map(device: str):
+    """Where from_pretrained puts the whole model: this process's GPU (``$LOCAL_RANK`` under torchrun or accelerate
+    launch, so rank 1 loads onto GPU 1, not GPU 0), or the CPU."""
+    return {"": int(os.environ.get("LOCAL_RANK", "0"))} if device == "cuda" else "cpu"
+
+
 def load_pretrained(name: str, dtype=torch.float16, quantization: str = "none", double_quant: bool = True,
                     device: str = "cuda", quantization_config=None):
     """(model, tokenizer) from a Hub id or a local folder, in ``dtype`` or NF4, with SDPA attention.
@@ -271,7 +277,7 @@ def load_pretrained(name: str, dtype=torch.float16, quantization: str = "none", 
         with no_progress_bars():
             tokenizer = AutoTokenizer.from_pretrained(name)
             model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype, attn_implementation="sdpa",
-                                                         device_map={"": 0} if device == "cuda" else "cpu", **extra)
+                                                         device_map=device_map(device), **extra)
     except OSError as err:
         where = "this folder" if Path(name).is_dir() else "the Hub"
         raise WorkbookError(f"Could not load {name} from {where} ({err.__class__.__name__}): check the connection "
@@ -282,12 +288,13 @@ def load_pretrained(name: str, dtype=torch.float16, quantization: str = "none", 
     return model.eval(), ensure_pad_token(tokenizer)
 
 
-def load_lm(rt, quantization_config=None):
+def load_lm(rt, quantization_config=None, dtype=None):
     """The track's language model and tokenizer: ``rt.model`` (phi-2, a local folder, or the tiny Phi), in the
-    track's dtype or quantized by ``quantization_config`` (a ``BitsAndBytesConfig``, notebook 04)."""
+    track's dtype (or ``dtype``) or quantized by ``quantization_config`` (a ``BitsAndBytesConfig``, notebook 04)."""
+    dtype = rt.dtype if dtype is None else dtype
     if rt.model == TINY_MODEL:
-        return load_tiny_lm(dtype=rt.dtype, quantization_config=quantization_config)
-    return load_pretrained(rt.model, rt.dtype, device=rt.device, quantization_config=quantization_config)
+        return load_tiny_lm(dtype=dtype, quantization_config=quantization_config)
+    return load_pretrained(rt.model, dtype, device=rt.device, quantization_config=quantization_config)
 
 
 def load_tiny_dir(settings: TinySettings = TINY, verbose: bool = False) -> Path:

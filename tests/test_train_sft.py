@@ -48,6 +48,14 @@ def test_notebook_04_writes_notebook_03s_configuration():
         assert notebook_keywords(call, NOTEBOOKS / "04_qlora_sft.ipynb") == notebook_keywords(call), call
 
 
+def test_the_scripts_qlora_base_is_notebook_04s():
+    """--qlora builds notebook 04's BitsAndBytesConfig; it adds only the storage dtype FSDP and ZeRO-3 need."""
+    script = set(train_sft.bnb_keywords(CPU))
+    assert script - notebook_keywords("BitsAndBytesConfig", NOTEBOOKS / "04_qlora_sft.ipynb") == {
+        "bnb_4bit_quant_storage"}
+    assert notebook_keywords("BitsAndBytesConfig", NOTEBOOKS / "04_qlora_sft.ipynb") <= script
+
+
 def test_one_process_trains_reports_and_saves_an_adapter(tmp_path, monkeypatch):
     from trl.trainer import utils as trl_utils
 
@@ -56,7 +64,9 @@ def test_one_process_trains_reports_and_saves_an_adapter(tmp_path, monkeypatch):
     report = train_sft.main(["--out", str(tmp_path), "--max-steps", "2", "--batch-size", "2", "--n-train", "16"])
     assert report["world_size"] == report["processes_launched"] == 1 and report["steps"] == 2
     assert len(report["losses"]) == 2 and all(0 < loss < 20 for loss in report["losses"])
-    assert report["effective_batch"] == 2 and report["tokens_per_second"] > 0
+    assert report["effective_batch"] == 2 and report["tokens_per_second"] > 0 and report["strategy"] == "single"
+    held = report["rank_bytes"][0]  # one rank holds the whole LoRA state: 2 AdamW moments per adapter weight
+    assert held["optimizer states"] == 2 * held["LoRA parameters"] > 0 and held["frozen weights"] > 0
     assert json.loads((tmp_path / "report.json").read_text()) == report
     assert (tmp_path / "adapter" / "adapter_model.safetensors").exists()
 
