@@ -198,6 +198,47 @@ def check_05_two_stage_classifier(r: dict) -> None:
         assert f["verdict"] == expected, (name, f)
 
 
+def check_06_beyond_one_gpu(r: dict) -> None:
+    """Two real ranks train like one process at the same effective batch; the shards each rank reports are what
+    notebook 02's estimator divided by two says; the T4 answer is the estimator's own."""
+    from helpers import memory
+
+    n = r["n_processes"]
+    assert n >= 2 and r["world_sizes_seen"] == {"1": 1, str(n): n}  # really N ranks, as the script saw them
+    assert r["effective_batches"]["1"] == r["effective_batches"][str(n)]
+    one, many = r["losses"]["1"], r["losses"][str(n)]
+    assert len(one) == len(many) >= 4 and all(0 < x < 20 for x in one)
+    assert r["loss_rtol"] <= 1e-3 and r["loss_max_relative_difference"] <= r["loss_rtol"]
+    assert max(abs(a - b) / a for a, b in zip(one, many, strict=True)) == pytest.approx(
+        r["loss_max_relative_difference"], rel=1e-6, abs=1e-12)
+    assert r["adapter_max_difference"] < 1e-3  # adapter weights are of order 0.01-0.1
+    assert r["tokens_seen"]["1"] == r["tokens_seen"][str(n)] > 0 and all(v > 0 for v in r["tokens_per_second"].values())
+    # real per-rank bytes (helpers.shard, two processes) against memory.per_rank's division of the tiny model's bill
+    world, parts, shards = r["shard_world_size"], r["tiny_static_bytes"], r["shard_bytes"]
+    assert world == 2 and set(shards) == {"replicated", "zero1", "zero3"}
+    full = shards["replicated"][0]
+    assert all(rank == full for rank in shards["replicated"])  # DDP: every rank holds everything
+    assert full["LoRA parameters"] == parts["LoRA parameters"] and full["optimizer states"] == parts["optimizer states"]
+    for strategy, divided in (("zero1", {"optimizer states"}),
+                              ("zero3", {"frozen weights", "LoRA parameters", "gradients", "optimizer states"})):
+        for part, total in full.items():
+            held = [rank[part] for rank in shards[strategy]]
+            if part in divided:
+                assert sum(held) == total and max(held) <= 1.05 * math.ceil(total / world), (strategy, part, held)
+            else:
+                assert held == [total] * world, (strategy, part, held)
+    assert r["shard_estimate_gap"] < 0.01
+    losses = list(r["shard_losses"].values())
+    assert all(x == pytest.approx(losses[0], rel=1e-5) for x in losses)  # sharding moves bytes, not arithmetic
+    # the T4 question, answered by the estimator: full fine-tuning of phi-2 under FSDP, at notebook 03's GPU batch
+    t4 = r["fewest_gpus"]["T4"]
+    assert t4["full, replicated"] is None and t4["full, zero3"] == r["t4s_for_full_fsdp"]
+    assert 2 <= r["t4s_for_full_fsdp"] <= 8 and all(t4[f"LoRA, {s}"] == 1 for s in memory.SHARDINGS)
+    rows = [x for x in r["per_gpu_gib"] if x["method"] == "full" and x["sharding"] == "zero3"]
+    assert [x["GiB per GPU"] for x in sorted(rows, key=lambda x: x["GPUs"])] == sorted(
+        (x["GiB per GPU"] for x in rows), reverse=True)  # more GPUs, less per GPU
+
+
 @pytest.fixture(scope="module")
 def series_dir(tmp_path_factory):
     """One output folder for the whole series, as in build/: notebook 04 reads what 03 recorded."""
