@@ -247,10 +247,15 @@ def nf4_config(compute_dtype=torch.float16, double_quant: bool = True):
                               bnb_4bit_use_double_quant=double_quant, bnb_4bit_compute_dtype=compute_dtype)
 
 
-def device_map(device: str):
+def device_map(device: str, env=None):
     """Where from_pretrained puts the whole model: this process's GPU (``$LOCAL_RANK`` under torchrun or accelerate
-    launch, so rank 1 loads onto GPU 1, not GPU 0), or the CPU."""
-    return {"": int(os.environ.get("LOCAL_RANK", "0"))} if device == "cuda" else "cpu"
+    launch, so rank 1 loads onto GPU 1, not GPU 0), or the CPU. Under DeepSpeed ZeRO-3 none: DeepSpeed places the
+    shards itself, and transformers refuses a device_map there."""
+    env = os.environ if env is None else env
+    deepspeed = env.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
+    if deepspeed and env.get("ACCELERATE_DEEPSPEED_ZERO_STAGE") == "3":
+        return None
+    return {"": int(env.get("LOCAL_RANK", "0"))} if device == "cuda" else "cpu"
 
 
 def load_pretrained(name: str, dtype=torch.float16, quantization: str = "none", double_quant: bool = True,

@@ -137,6 +137,16 @@ def main(argv=None) -> dict:
     settings = sft.track_settings(rt.track, max_steps=args.max_steps, batch_size=args.batch_size,
                                   grad_accum=args.grad_accum, lr=args.lr, n_train=args.n_train,
                                   max_note_chars=args.max_note_chars)
+    out = Path(args.out)
+    # the configuration before the model: under ZeRO-3 it is what lets from_pretrained build the model sharded
+    keywords = sft_keywords(rt, out, settings, args.max_length, args.seed, world_size)
+    if args.qlora:
+        keywords["optim"] = sft.optimizer_for(rt, quantized=True)  # as notebook 04
+    if args.fsdp:
+        keywords.update(fsdp_keywords(args.fsdp))
+    if strategy == "fsdp":  # FSDP checkpoints each unit itself; the Trainer's would all-gather twice in backward
+        keywords["activation_checkpointing"] = False
+    config = SFTConfig(**keywords)
     if args.qlora:
         from transformers import BitsAndBytesConfig
 
@@ -151,7 +161,6 @@ def main(argv=None) -> dict:
     kept = data.filter_by_chars(data.load_notes(data.source_for(rt.track, "auto")), settings["max_note_chars"])
     train_rows, _ = sft.train_test_rows(data.split_by_patient(kept, seed=args.seed), tokenizer, args.max_length,
                                         settings["n_train"], settings["n_test"], seed=args.seed)
-    out = Path(args.out)
     sft.score_answer_positions_only()
 
     class LossRecordingTrainer(SFTTrainer):
@@ -165,14 +174,6 @@ def main(argv=None) -> dict:
                 self.step_losses.append(float((result[0] if return_outputs else result).detach()))
             return result
 
-    keywords = sft_keywords(rt, out, settings, args.max_length, args.seed, world_size)
-    if args.qlora:
-        keywords["optim"] = sft.optimizer_for(rt, quantized=True)  # as notebook 04
-    if args.fsdp:
-        keywords.update(fsdp_keywords(args.fsdp))
-    if strategy == "fsdp":  # FSDP checkpoints each unit itself; the Trainer's would all-gather twice in backward
-        keywords["activation_checkpointing"] = False
-    config = SFTConfig(**keywords)
     trainer = LossRecordingTrainer(model=model, args=config,
                          train_dataset=sft.prompt_completion_dataset(train_rows, tokenizer), processing_class=tokenizer,
                          peft_config=LoraConfig(**lora_keywords(args.lora_r, args.lora_alpha, args.lora_dropout)))
@@ -191,12 +192,13 @@ def main(argv=None) -> dict:
               "tokens_seen": trainer.state.num_input_tokens_seen,  # non-padding, summed over the ranks
               "tokens_per_second": trainer.state.num_input_tokens_seen / seconds if seconds else 0.0,
               "effective_batch": settings["batch_size"] * settings["grad_accum"] * world_size}
-    held = held_bytes(trainer.model, trainer.optimizer)  # after training: the Trainer has freed the gradients
+    # after training (the Trainer has freed the gradients); DeepSpeed keeps its shards outside torch's tensors
+    held = {} if strategy.startswith("zero") else held_bytes(trainer.model, trainer.optimizer)
     if rt.device == "cuda":
         held["CUDA peak"] = torch.cuda.max_memory_allocated()
     report["rank_bytes"] = [held] if world_size == 1 else _gathered(held, world_size)
+    trainer.save_model(str(out / "adapter"))  # every rank: under FSDP it gathers the adapter; rank 0 writes it
     if trainer.args.process_index == 0:
-        trainer.model.save_pretrained(out / "adapter")
         (out / "report.json").write_text(json.dumps(report, indent=1))
     return report
 

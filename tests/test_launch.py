@@ -115,3 +115,14 @@ def test_trainer_fsdp_on_cpu_is_refused_before_anything_loads(monkeypatch):
     monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")
     with pytest.raises(WorkbookError, match="needs GPUs"):
         train_sft.main(["--out", "unused"])
+
+
+def test_each_rank_loads_onto_its_own_gpu_and_zero3_places_its_own_shards():
+    from helpers.models import device_map
+
+    assert device_map("cuda", {}) == {"": 0} and device_map("cuda", {"LOCAL_RANK": "3"}) == {"": 3}
+    assert device_map("cpu", {"LOCAL_RANK": "1"}) == "cpu"
+    zero3 = {"ACCELERATE_USE_DEEPSPEED": "true", "ACCELERATE_DEEPSPEED_ZERO_STAGE": "3", "LOCAL_RANK": "1"}
+    assert device_map("cuda", zero3) is None  # transformers: "DeepSpeed Zero-3 is not compatible with ... device_map"
+    assert device_map("cuda", {**zero3, "ACCELERATE_DEEPSPEED_ZERO_STAGE": "2"}) == {"": 1}
+
