@@ -92,6 +92,21 @@ def check_layer_class(model, layer_class: str) -> None:
                             f"class: set fsdp_transformer_layer_cls_to_wrap to {decoder}, its decoder layer.")
 
 
+def check_config(strategy_or_path, model) -> str:
+    """Check an accelerate configuration against a model before launching; return its strategy.
+
+    FSDP's ``fsdp_transformer_layer_cls_to_wrap`` must name a class the model has: with a wrong name the
+    wrap policy matches nothing and FSDP shards the whole model as one unit, gathered whole, no better than DDP.
+    """
+    config = read_config(strategy_or_path)
+    strategy = strategy_of(config)
+    names = str(config.get("fsdp_config", {}).get("fsdp_transformer_layer_cls_to_wrap", "") or "")
+    if config.get("distributed_type") == "FSDP":
+        for name in filter(None, (n.strip() for n in names.split(","))):
+            check_layer_class(model, name)
+    return strategy
+
+
 def check_qlora(strategy: str, quant_storage: str = "uint8", optim: str = "adamw_torch",
                 devices_per_process: int = 1) -> None:
     """One sentence for a QLoRA combination that PEFT, bitsandbytes or accelerate refuse or quietly undo."""

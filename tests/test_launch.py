@@ -46,10 +46,16 @@ def test_deepspeed_configs_agree_with_notebook_03s_gpu_settings():
         assert ds["gradient_clipping"] == clip
 
 
-def test_a_layer_class_the_model_lacks_is_one_sentence_naming_the_right_one(phi2):
+def test_a_layer_class_the_model_lacks_is_one_sentence_naming_the_right_one(phi2, tmp_path):
     with pytest.raises(WorkbookError, match="PhiDecoderLayer") as err:
         launch.check_layer_class(phi2, "LlamaDecoderLayer")
     assert "\n" not in str(err.value) and str(err.value).endswith(".")
+    assert launch.check_config("fsdp", phi2) == "fsdp"  # the committed file is right
+    wrong = tmp_path / "fsdp_llama.yaml"  # a config copied from a Llama recipe
+    wrong.write_text(launch.config_path("fsdp").read_text().replace("PhiDecoderLayer", "LlamaDecoderLayer"))
+    with pytest.raises(WorkbookError, match="LlamaDecoderLayer"):
+        launch.check_config(wrong, phi2)
+    assert launch.check_config("ddp", phi2) == "ddp"
 
 
 def test_the_strategy_comes_from_what_accelerate_launch_sets():
