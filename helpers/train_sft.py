@@ -46,7 +46,7 @@ def fsdp_keywords(layer_class: str) -> dict:
         "activation_checkpointing": True,               # FSDP's own: the Trainer's would all-gather twice
         "transformer_layer_cls_to_wrap": [layer_class],  # one FSDP unit per decoder layer, gathered one at a time
         "reshard_after_forward": True,                  # full shard (ZeRO-3): drop the gathered weights after use
-        "state_dict_type": "FULL_STATE_DICT",           # save a normal adapter, not one shard per rank
+        "state_dict_type": "SHARDED_STATE_DICT",        # checkpoints: one shard per rank (the adapter: see below)
     })
 
 
@@ -197,7 +197,9 @@ def main(argv=None) -> dict:
     if rt.device == "cuda":
         held["CUDA peak"] = torch.cuda.max_memory_allocated()
     report["rank_bytes"] = [held] if world_size == 1 else _gathered(held, world_size)
-    trainer.save_model(str(out / "adapter"))  # every rank: under FSDP it gathers the adapter; rank 0 writes it
+    if trainer.is_fsdp_enabled:  # checkpoints were sharded; the adapter is gathered whole, as PEFT's FSDP example does
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
+    trainer.save_model(str(out / "adapter"))  # on every rank: FSDP gathers the adapter, rank 0 writes it
     if trainer.args.process_index == 0:
         (out / "report.json").write_text(json.dumps(report, indent=1))
     return report

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import launch, sft
+from helpers import launch, sft, train_sft
 from helpers.models import phi2_on_meta
 from helpers.runtime import WorkbookError
 
@@ -31,7 +31,9 @@ def test_each_committed_config_is_one_accelerate_reads_as_its_strategy(strategy)
 def test_fsdp_config_wraps_phi2s_decoder_layer_and_saves_a_normal_adapter(phi2):
     fsdp = launch.read_config("fsdp")["fsdp_config"]
     launch.check_layer_class(phi2, fsdp["fsdp_transformer_layer_cls_to_wrap"])  # the class exists in phi-2
-    assert fsdp["fsdp_reshard_after_forward"] is True and fsdp["fsdp_state_dict_type"] == "FULL_STATE_DICT"
+    assert fsdp["fsdp_reshard_after_forward"] is True and fsdp["fsdp_state_dict_type"] == "SHARDED_STATE_DICT"
+    source = Path(train_sft.__file__).read_text()  # ... and the script gathers the final adapter whole
+    assert 'set_state_dict_type("FULL_STATE_DICT")' in source
     assert fsdp["fsdp_activation_checkpointing"] is True and fsdp["fsdp_version"] == 2
 
 
