@@ -232,7 +232,9 @@ def check_06_beyond_one_gpu(r: dict) -> None:
     assert all(x == pytest.approx(losses[0], rel=1e-5) for x in losses)  # sharding moves bytes, not arithmetic
     # the T4 question, answered by the estimator: full fine-tuning of phi-2 under FSDP, at notebook 03's GPU batch
     t4 = r["fewest_gpus"]["T4"]
-    assert t4["full, replicated"] is None and t4["full, zero3"] == r["t4s_for_full_fsdp"]
+    assert t4["full, replicated"] is None and t4["full, zero1"] is None  # the summary: these never fit
+    assert t4["full, zero3"] == r["t4s_for_full_fsdp"] < t4["full, zero2"]  # full sharding needs the fewest
+    assert r["full_static_in_t4s"] > 2  # the summary: more than two T4s' worth before the first activation
     assert 2 <= r["t4s_for_full_fsdp"] <= 8 and all(t4[f"LoRA, {s}"] == 1 for s in memory.SHARDINGS)
     rows = [x for x in r["per_gpu_gib"] if x["method"] == "full" and x["sharding"] == "zero3"]
     assert [x["GiB per GPU"] for x in sorted(rows, key=lambda x: x["GPUs"])] == sorted(
