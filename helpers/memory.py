@@ -300,7 +300,7 @@ def estimate(model_or_config, setup: Setup, batch=None) -> Estimate:
     return Estimate(parts)
 
 
-# More than one GPU (issue 13; notebook 06 will teach it): what one data-parallel rank holds.
+# More than one GPU (notebook 06): what one data-parallel rank holds.
 SHARDINGS = ("replicated", "zero1", "zero2", "zero3")  # zero3 is also FSDP's FULL_SHARD
 SHARDED = {  # which parts of the bill each strategy divides by the number of ranks
     "replicated": (),  # DDP: every rank holds everything

@@ -1,5 +1,5 @@
 """Notebook 03's LoRA SFT as a script that runs unchanged on 1 process or under ``torchrun`` / ``accelerate launch``
-on N processes (issue 13; notebook 06 will teach it).
+on N processes (notebook 06 teaches it).
 
     python -m helpers.train_sft --out runs/sft-1                                   # one process
     torchrun --standalone --nproc_per_node 2 -m helpers.train_sft --out runs/sft-2  # two (gloo on CPU, NCCL on GPU)
