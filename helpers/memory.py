@@ -1,4 +1,4 @@
-"""GPU memory math for running and fine-tuning a causal LM (introduced in notebook 02; used by 03-04).
+"""GPU memory math for running and fine-tuning a causal LM (introduced in notebook 02; used by 03, 04 and 06).
 
 The *static* part of the bill, everything whose size does not depend on the batch, is computed from
 parameter counts of the model built on the meta device (no weights are downloaded); the *dynamic* part
