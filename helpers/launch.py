@@ -163,6 +163,16 @@ def shown(cmd: list[str]) -> str:
     return shlex.join(words)
 
 
+def failure_of(output: str) -> str:
+    """The line that says why a run failed: torchrun's root cause if it printed one, else the last line of text."""
+    lines = [line.strip() for line in output.splitlines() if line.strip().strip("=-")]
+    if "Root Cause (first observed failure):" in lines:
+        after = lines[lines.index("Root Cause (first observed failure):"):]
+        cause = [line.split(":", 1)[1].strip() for line in after if line.startswith(("traceback :", "exitcode  :"))]
+        return "; ".join(cause) if cause else after[-1]
+    return lines[-1] if lines else "no output"
+
+
 def run(cmd: list[str], report_file: Path, timeout: int = 1200) -> dict:
     """Run a training command from the repository root and return the JSON report it wrote, with its wall time.
 
@@ -174,9 +184,8 @@ def run(cmd: list[str], report_file: Path, timeout: int = 1200) -> dict:
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
     wall = time.perf_counter() - start
     if done.returncode:
-        lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
-        (Path(report_file).parent / "failed.log").parent.mkdir(parents=True, exist_ok=True)
-        (Path(report_file).parent / "failed.log").write_text(done.stdout + done.stderr)
-        raise WorkbookError(f"`{shown(cmd)}` failed ({lines[-1] if lines else 'no output'}); its output is in "
-                            f"{Path(report_file).parent / 'failed.log'}.")
+        log = Path(report_file).parent / "failed.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(done.stdout + done.stderr)
+        raise WorkbookError(f"`{shown(cmd)}` failed ({failure_of(done.stdout + done.stderr)}); its output is in {log}.")
     return {**json.loads(Path(report_file).read_text()), "wall_seconds": wall}

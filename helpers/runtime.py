@@ -276,9 +276,9 @@ def _short_errors() -> None:
         return
 
     def handler(shell, etype, value, tb, tb_offset=None):
-        message = f"WorkbookError: {value}"
-        print(message, file=sys.stderr)
-        return [message]
+        # The exception line only, no stack, but still sent as the cell's error: a kernel reports it as an error
+        # message, so nbval and papermill see the cell fail (a plain print would let "Run all" and nbval go on).
+        shell._showtraceback(etype, value, [f"WorkbookError: {value}"])  # ipykernel sends this as "error"
 
     shell.set_custom_exc((WorkbookError,), handler)
 

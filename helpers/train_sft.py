@@ -202,6 +202,9 @@ def main(argv=None) -> dict:
     trainer.save_model(str(out / "adapter"))  # on every rank: FSDP gathers the adapter, rank 0 writes it
     if trainer.args.process_index == 0:
         (out / "report.json").write_text(json.dumps(report, indent=1))
+    if dist.is_initialized():  # the Trainer leaves the process group open; a gloo rank that exits with it open can
+        dist.barrier()         # abort in C++ teardown ("terminate called without an active exception"), and
+        dist.destroy_process_group()  # torchrun then reports the whole run as failed
     return report
 
 

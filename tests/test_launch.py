@@ -106,6 +106,24 @@ def test_the_printed_commands_use_the_committed_files():
     assert launch.shown(launch.command(1, "helpers.train_sft")) == "python -m helpers.train_sft"
 
 
+def test_torchruns_root_cause_is_the_reason_given():
+    tail = """[1]:
+  exitcode  : -15 (pid: 4628)  (SIGTERM)
+  traceback : Signal 15 (SIGTERM) received by PID 4628
+------------------------------------------------------
+Root Cause (first observed failure):
+[0]:
+  time      : 2026-12-01_18:49:16
+  rank      : 1 (local_rank: 1)
+  exitcode  : -6 (pid: 4629)  (SIGABRT)
+  error_file: <N/A>
+  traceback : Signal 6 (SIGABRT) received by PID 4629
+======================================================"""
+    assert launch.failure_of(tail) == "-6 (pid: 4629)  (SIGABRT); Signal 6 (SIGABRT) received by PID 4629"
+    assert launch.failure_of("a\nSystemExit: too many processes\n=====\n") == "SystemExit: too many processes"
+    assert launch.failure_of("") == "no output"
+
+
 def test_a_failed_run_is_one_sentence_with_its_log(tmp_path):
     import sys
 

@@ -65,11 +65,32 @@ def test_workbook_error_shows_one_line_in_ipython(capsys):
 
     shell = InteractiveShell.instance()
     shell.run_cell("from helpers import runtime; runtime._short_errors()")
+    shown = []
+    shell._showtraceback = lambda etype, value, stb: shown.append((etype, stb))  # what a kernel sends as "error"
     result = shell.run_cell("runtime.select_track('gpu', cuda=False)")
-    err = capsys.readouterr().err
-    assert isinstance(result.error_in_exec, WorkbookError)
-    assert err.strip().startswith("WorkbookError: TRACK='gpu' needs a CUDA GPU")
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert isinstance(result.error_in_exec, WorkbookError) and len(shown) == 1
+    etype, stb = shown[0]
+    text = "".join(stb).strip()
+    assert etype is WorkbookError and text.startswith("WorkbookError: TRACK='gpu' needs a CUDA GPU")
+    assert "Traceback" not in text and len(text.splitlines()) == 1
+    del shell._showtraceback
+
+
+def test_a_workbook_error_fails_the_cell_for_nbval_and_papermill(tmp_path):
+    """A kernel must send a WorkbookError as an error message: nbval looks only at those, so a sentence printed to
+    stderr let a failed cell pass and the next one fail with a confusing KeyError."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "from helpers import runtime\nruntime._short_errors()\nruntime.select_track('gpu', cuda=False)")])
+    with pytest.raises(CellExecutionError, match="needs a CUDA GPU"):
+        client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+        client.execute()
+    error = [o for o in nb.cells[0].outputs if o.output_type == "error"]
+    assert len(error) == 1 and error[0].ename == "WorkbookError"
+    assert len("".join(error[0].traceback).strip().splitlines()) == 1  # one sentence, no stack
 
 
 def test_model_parameter_resolves_per_track(tmp_path):
