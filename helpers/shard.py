@@ -108,14 +108,15 @@ def main(argv=None) -> dict:
     if dist.get_rank() == 0:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         (Path(args.out) / "shard.json").write_text(json.dumps(report, indent=1))
-    dist.destroy_process_group()
     return report
 
 
 if __name__ == "__main__":
     from .runtime import WorkbookError
+    from .train_sft import exit_without_teardown
 
     try:
         main()
     except WorkbookError as err:
         raise SystemExit(str(err)) from None
+    exit_without_teardown()  # gloo's teardown can abort or hang after the report is written (see there)

@@ -202,10 +202,26 @@ def main(argv=None) -> dict:
     trainer.save_model(str(out / "adapter"))  # on every rank: FSDP gathers the adapter, rank 0 writes it
     if trainer.args.process_index == 0:
         (out / "report.json").write_text(json.dumps(report, indent=1))
-    if dist.is_initialized():  # the Trainer leaves the process group open; a gloo rank that exits with it open can
-        dist.barrier()         # abort in C++ teardown ("terminate called without an active exception"), and
-        dist.destroy_process_group()  # torchrun then reports the whole run as failed
     return report
+
+
+def exit_without_teardown() -> None:
+    """End a rank of a distributed run once everything is written, skipping the interpreter's teardown.
+
+    With torch 2.13 on CPU, tearing down the gloo process group that DDP's reducer still holds can abort in C++
+    ("terminate called without an active exception") or deadlock (the group's destructor joins a worker thread
+    that waits for the GIL the destructor holds). Both were seen here, after the report was written, and torchrun
+    then failed or hung the whole run. So: wait for every rank, flush, and leave with os._exit(0).
+    """
+    import sys
+
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 if __name__ == "__main__":
@@ -213,3 +229,4 @@ if __name__ == "__main__":
         main()
     except WorkbookError as err:
         raise SystemExit(str(err)) from None
+    exit_without_teardown()
