@@ -251,9 +251,10 @@ def device_map(device: str, env=None):
     """Where from_pretrained puts the whole model: this process's GPU (``$LOCAL_RANK`` under torchrun or accelerate
     launch, so rank 1 loads onto GPU 1, not GPU 0), or the CPU. Under DeepSpeed ZeRO-3 none: DeepSpeed places the
     shards itself, and transformers refuses a device_map there."""
+    from .launch import strategy_from_env
+
     env = os.environ if env is None else env
-    deepspeed = env.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
-    if deepspeed and env.get("ACCELERATE_DEEPSPEED_ZERO_STAGE") == "3":
+    if strategy_from_env(env) == "zero3":
         return None
     return {"": int(env.get("LOCAL_RANK", "0"))} if device == "cuda" else "cpu"
 

@@ -23,6 +23,7 @@ import os
 from pathlib import Path
 
 from .measure import held
+from .train_sft import check_world, exit_without_teardown, gathered, lora_keywords
 
 STRATEGIES = ("replicated", "zero1", "zero3")
 
@@ -34,7 +35,6 @@ def lora_model(seed: int):
     from peft import LoraConfig, get_peft_model
 
     from .models import load_tiny_lm
-    from .train_sft import lora_keywords
 
     torch.manual_seed(seed)
     model, _ = load_tiny_lm(verbose=False)
@@ -76,9 +76,7 @@ def run(strategy: str, batch, mesh, seed: int) -> dict:
         mean = loss.detach().clone()
         dist.all_reduce(mean)
         losses.append(float(mean) / world)
-    every = [None] * world
-    dist.all_gather_object(every, held(model, optimizer))
-    return {"ranks": every, "losses": losses}
+    return {"ranks": gathered(held(model, optimizer)), "losses": losses}
 
 
 def main(argv=None) -> dict:
@@ -93,7 +91,6 @@ def main(argv=None) -> dict:
     from torch.distributed.device_mesh import init_device_mesh
 
     from .runtime import WorkbookError
-    from .train_sft import check_world
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world < 2:
@@ -113,7 +110,6 @@ def main(argv=None) -> dict:
 
 if __name__ == "__main__":
     from .runtime import WorkbookError
-    from .train_sft import exit_without_teardown
 
     try:
         main()

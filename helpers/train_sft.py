@@ -86,10 +86,13 @@ def check_world(world_size: int, device: str) -> None:
         raise WorkbookError(f"{world_size} processes but {have} {what}: launch with --nproc_per_node {have} or fewer.")
 
 
-def _gathered(mine: dict, world_size: int) -> list[dict]:
+def gathered(mine: dict) -> list[dict]:
+    """Every rank's ``mine``, in rank order (just ``[mine]`` when no process group is running)."""
     import torch.distributed as dist
 
-    every = [None] * world_size
+    if not (dist.is_available() and dist.is_initialized()):
+        return [mine]
+    every = [None] * dist.get_world_size()
     dist.all_gather_object(every, mine)
     return every
 
@@ -196,7 +199,7 @@ def main(argv=None) -> dict:
     held = {} if strategy.startswith("zero") else held_bytes(trainer.model, trainer.optimizer)
     if rt.device == "cuda":
         held["CUDA peak"] = torch.cuda.max_memory_allocated()
-    report["rank_bytes"] = [held] if world_size == 1 else _gathered(held, world_size)
+    report["rank_bytes"] = gathered(held)
     if trainer.is_fsdp_enabled:  # checkpoints were sharded; the adapter is gathered whole, as PEFT's FSDP example does
         trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
     trainer.save_model(str(out / "adapter"))  # on every rank: FSDP gathers the adapter, rank 0 writes it
