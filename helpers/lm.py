@@ -8,6 +8,7 @@ with the very same function.
 from __future__ import annotations
 
 import math
+import random
 
 import pandas as pd
 import torch
@@ -105,6 +106,38 @@ def perplexity(model, blocks: torch.Tensor, batch_size: int = 16) -> float:
             total += model(input_ids=batch, labels=batch).loss.item() * n_predicted
         count += n_predicted
     return math.exp(total / count)
+
+
+@torch.no_grad()
+def copy_probe(model, tokenizer, n_lists: int = 16, n_words: int = 24, seed: int = 0) -> dict[str, float]:
+    """How well ``model`` copies from its context (introduced in notebook 03).
+
+    Each of ``n_lists`` lists of ``n_words`` random everyday words is read twice in a row. Returned: the mean
+    next-token loss in nats over the first reading and over the second (each without its first token, which
+    nothing predicts). Only looking back at the first reading predicts the second, which is what a transformer's
+    "induction heads" do; a model that cannot copy pays about as much for the repeat as for the first reading.
+    """
+    from .general import COMMON_WORDS
+
+    rng = random.Random(seed)
+    sums, counts = {"first reading": 0.0, "second reading": 0.0}, {"first reading": 0, "second reading": 0}
+    model.eval()
+    for _ in range(n_lists):
+        ids = tokenizer(" " + " ".join(rng.sample(COMMON_WORDS, n_words)), add_special_tokens=False).input_ids
+        n = len(ids)
+        seq = torch.tensor([[tokenizer.eos_token_id, *ids, *ids]], device=model.device)
+        with autocast(model):
+            logits = model(input_ids=seq).logits.float()
+        nll = torch.nn.functional.cross_entropy(logits[0, :-1], seq[0, 1:], reduction="none")  # nll[i]: token i+1
+        for name, part in (("first reading", nll[1:n]), ("second reading", nll[n + 1 : 2 * n])):
+            sums[name] += part.sum().item()
+            counts[name] += len(part)
+    return {name: sums[name] / counts[name] for name in sums}
+
+
+def copies(probe: dict[str, float]) -> bool:
+    """True when the second reading costs less than half the first: the model copies from its context."""
+    return probe["second reading"] < 0.5 * probe["first reading"]
 
 
 @torch.no_grad()

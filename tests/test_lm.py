@@ -125,3 +125,38 @@ def test_lora_on_an_fp16_body_trains_with_autocast_and_a_scaler(small_lm, tmp_pa
     before = lm.perplexity(lora, fixed)
     losses = lm.train_lm(lora, blocks, steps=12, batch_size=4, lr=1e-2, warmup=2, log_every=0)
     assert all(math.isfinite(x) for x in losses) and lm.perplexity(lora, fixed) < before
+
+
+class _Induction(torch.nn.Module):
+    """An induction head written out by hand: after token x, predict what followed x's last earlier occurrence."""
+
+    def __init__(self, vocab_size: int, copy: bool):
+        super().__init__()
+        self.vocab_size, self.copy = vocab_size, copy
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+        self.device = self.weight.device
+
+    def forward(self, input_ids):
+        from types import SimpleNamespace
+
+        ids = input_ids[0].tolist()
+        logits = torch.zeros(1, len(ids), self.vocab_size)
+        for t, x in enumerate(ids):
+            earlier = [j for j in range(t) if ids[j] == x]
+            if self.copy and earlier:
+                logits[0, t, ids[earlier[-1] + 1]] = 30.0
+        return SimpleNamespace(logits=logits)
+
+
+def test_copy_probe_tells_a_copying_model_from_one_that_cannot_copy():
+    from transformers import AutoTokenizer
+
+    from helpers.models import SHIPPED_DIR
+
+    tok = AutoTokenizer.from_pretrained(SHIPPED_DIR)
+    vocab = len(tok)
+    copier = lm.copy_probe(_Induction(vocab, copy=True), tok, n_lists=3, n_words=10)
+    blind = lm.copy_probe(_Induction(vocab, copy=False), tok, n_lists=3, n_words=10)
+    assert blind["first reading"] == pytest.approx(math.log(vocab)) == pytest.approx(blind["second reading"])
+    assert copier["second reading"] < 1e-6 and copier["first reading"] > 0.5 * math.log(vocab)
+    assert lm.copies(copier) and not lm.copies(blind)

@@ -109,3 +109,13 @@ def test_cpu_base_model_was_not_trained_on_the_clinical_notes():
     assert clinical >= 1.5 * general, (clinical, general)
     for abbreviation in (" HTN", " SOB", " CABG"):
         assert len(tokenizer.tokenize(abbreviation)) >= 2, abbreviation  # never seen: split into pieces
+
+
+def test_cpu_base_model_does_not_copy_from_its_context_as_its_card_says():
+    """The card and notebook 03 say the tiny base has no induction heads (why its extraction facts stay low): a list
+    of words read a second time costs it about as much as the first reading. A rebuild that copies must update both."""
+    from helpers import lm
+
+    model, tokenizer = models.load_tiny_lm(verbose=False)
+    probe = lm.copy_probe(model, tokenizer)
+    assert not lm.copies(probe) and probe["second reading"] > 0.9 * probe["first reading"], probe

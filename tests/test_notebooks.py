@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from helpers import lm
 from helpers.runner import execute, series
 
 NOTEBOOKS = series()
@@ -128,6 +129,10 @@ def check_03_lora_sft(r: dict) -> None:
     assert r["reload_same_answers"] and r["reload_logit_gap"] == 0
     assert r["merge_same_answers"] and r["merge_logit_gap"] < 1e-3
     assert 0.25 < r["memory_measured_bytes"] / r["memory_estimate_bytes"] < 4  # estimate in the right range
+    probe = r["copy_probe"]
+    assert set(probe) == {"base", "fine-tuned"} and all(0 < v < 15 for p in probe.values() for v in p.values())
+    # section 10's static prose: the CPU track's base has no induction heads, so facts cannot be read off the note
+    assert not lm.copies(probe["base"]), "the tiny base copies now: update notebook 03's section 10 and its card"
 
 
 def check_04_qlora_sft(r: dict) -> None:
