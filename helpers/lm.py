@@ -120,7 +120,7 @@ def copy_probe(model, tokenizer, n_lists: int = 16, n_words: int = 24, seed: int
     from .general import COMMON_WORDS
 
     rng = random.Random(seed)
-    sums, counts = {"first reading": 0.0, "second reading": 0.0}, {"first reading": 0, "second reading": 0}
+    first, second = [], []
     model.eval()
     for _ in range(n_lists):
         ids = tokenizer(" " + " ".join(rng.sample(COMMON_WORDS, n_words)), add_special_tokens=False).input_ids
@@ -129,10 +129,9 @@ def copy_probe(model, tokenizer, n_lists: int = 16, n_words: int = 24, seed: int
         with autocast(model):
             logits = model(input_ids=seq).logits.float()
         nll = torch.nn.functional.cross_entropy(logits[0, :-1], seq[0, 1:], reduction="none")  # nll[i]: token i+1
-        for name, part in (("first reading", nll[1:n]), ("second reading", nll[n + 1 : 2 * n])):
-            sums[name] += part.sum().item()
-            counts[name] += len(part)
-    return {name: sums[name] / counts[name] for name in sums}
+        first.append(nll[1:n])
+        second.append(nll[n + 1 : 2 * n])
+    return {"first reading": torch.cat(first).mean().item(), "second reading": torch.cat(second).mean().item()}
 
 
 def copies(probe: dict[str, float]) -> bool:
