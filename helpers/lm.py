@@ -1,8 +1,8 @@
 """Language-model basics: packing text into blocks, the training loop, perplexity, next-token
 probabilities and generation (introduced in notebook 01).
 
-``train_lm`` is the loop notebook 01 shows and runs; ``helpers.models`` builds the cached tiny model
-with the very same function.
+``train_lm`` is the loop notebook 01 shows and runs; ``helpers.pretrain`` builds the tiny base with the same
+pieces (``pack_blocks``, ``warmup_cosine``) and judges it with ``copy_probe``, ``note_copy_probe`` and ``perplexity``.
 """
 
 from __future__ import annotations
@@ -134,9 +134,46 @@ def copy_probe(model, tokenizer, n_lists: int = 16, n_words: int = 24, seed: int
     return {"first reading": torch.cat(first).mean().item(), "second reading": torch.cat(second).mean().item()}
 
 
-def copies(probe: dict[str, float]) -> bool:
-    """True when the second reading costs less than half the first: the model copies from its context."""
-    return probe["second reading"] < 0.5 * probe["first reading"]
+@torch.no_grad()
+def note_copy_probe(model, tokenizer, notes: list[str], span_tokens: int = 16, window: int = 96,
+                    seed: int = 0) -> dict[str, float]:
+    """How well ``model`` copies a span of a clinical note it has just read (introduced in notebook 01).
+
+    The shape of notebook 03's extraction answers: each note's first ``window`` tokens, a line break, then a span of
+    ``span_tokens`` tokens taken from inside that window, read again. Returned like ``copy_probe``: the mean loss
+    over the span where the note has it ("first reading") and over its repeat ("second reading"), each without
+    the span's first token. Use held-out notes: text the model never trained on.
+    """
+    rng = random.Random(seed)
+    newline = tokenizer("\n", add_special_tokens=False).input_ids
+    first, second = [], []
+    model.eval()
+    for note in notes:
+        ids = tokenizer(note, add_special_tokens=False).input_ids[:window]
+        if len(ids) < span_tokens + 1:
+            continue
+        start = rng.randrange(0, len(ids) - span_tokens + 1)
+        span = ids[start : start + span_tokens]
+        seq = torch.tensor([[tokenizer.eos_token_id, *ids, *newline, *span]], device=model.device)
+        with autocast(model):
+            logits = model(input_ids=seq).logits.float()
+        nll = torch.nn.functional.cross_entropy(logits[0, :-1], seq[0, 1:], reduction="none")  # nll[i]: token i+1
+        first.append(nll[start + 1 : start + span_tokens])  # the span's tokens after its first, inside the note
+        repeat = seq.shape[1] - span_tokens  # position of the repeat's first token
+        second.append(nll[repeat : repeat + span_tokens - 1])
+    if not first:
+        raise ValueError(f"no note has {span_tokens + 1} tokens: pass longer notes or a smaller span_tokens.")
+    return {"first reading": torch.cat(first).mean().item(), "second reading": torch.cat(second).mean().item()}
+
+
+def copy_ratio(probe: dict[str, float]) -> float:
+    """What the second reading costs as a share of the first: near 1 without copying, near 0 for a perfect copier."""
+    return probe["second reading"] / probe["first reading"]
+
+
+def copies(probe: dict[str, float], at_most: float = 0.5) -> bool:
+    """True when the second reading costs at most ``at_most`` of the first: the model copies from its context."""
+    return copy_ratio(probe) <= at_most
 
 
 @torch.no_grad()

@@ -8,7 +8,7 @@ import types
 import pandas as pd
 import pytest
 
-from helpers.models import TinySettings
+from helpers.pretrain import TinySettings
 
 SMALL = TinySettings(n_notes=120, n_general=400, vocab_size=400, hidden_size=32, num_layers=2, num_heads=2,
                      intermediate_size=64, max_positions=256, block_size=64, steps=30, batch_size=8)

@@ -111,7 +111,7 @@ def test_lora_on_an_fp16_body_trains_with_autocast_and_a_scaler(small_lm, tmp_pa
     from peft import LoraConfig, get_peft_model
     from transformers import PhiForCausalLM
 
-    from helpers.models import lm_corpus
+    from helpers.pretrain import lm_corpus
     from tests.conftest import SMALL
 
     model, tokenizer = small_lm
@@ -160,3 +160,22 @@ def test_copy_probe_tells_a_copying_model_from_one_that_cannot_copy():
     assert blind["first reading"] == pytest.approx(math.log(vocab)) == pytest.approx(blind["second reading"])
     assert copier["second reading"] < 1e-6 and copier["first reading"] > 0.5 * math.log(vocab)
     assert lm.copies(copier) and not lm.copies(blind)
+
+
+def test_note_copy_probe_prices_the_repeat_of_a_span_read_in_the_note():
+    from transformers import AutoTokenizer
+
+    from helpers.general import COMMON_WORDS
+    from helpers.models import SHIPPED_DIR
+
+    tok = AutoTokenizer.from_pretrained(SHIPPED_DIR)
+    vocab = len(tok)
+    words = [w for w in COMMON_WORDS if len(tok.tokenize(" " + w)) == 1]  # one token each: no token repeats
+    notes = [" ".join(words[i * 30 : (i + 1) * 30]) for i in range(3)]
+    copier = lm.note_copy_probe(_Induction(vocab, copy=True), tok, notes, span_tokens=8, window=30)
+    blind = lm.note_copy_probe(_Induction(vocab, copy=False), tok, notes, span_tokens=8, window=30)
+    assert blind["first reading"] == pytest.approx(math.log(vocab)) == pytest.approx(blind["second reading"])
+    assert copier["second reading"] < 1e-6 and copier["first reading"] == pytest.approx(math.log(vocab))
+    assert lm.copy_ratio(copier) < 1e-6 and lm.copies(copier, at_most=0.3) and not lm.copies(blind)
+    with pytest.raises(ValueError, match="no note has"):
+        lm.note_copy_probe(_Induction(vocab, copy=True), tok, ["too short"], span_tokens=8)
