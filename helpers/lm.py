@@ -149,7 +149,7 @@ def note_copy_probe(model, tokenizer, notes: list[str], span_tokens: int = 16, w
     first, second = [], []
     model.eval()
     for note in notes:
-        ids = tokenizer(note, add_special_tokens=False).input_ids[:window]
+        ids = tokenizer(note, add_special_tokens=False, truncation=True, max_length=window).input_ids
         if len(ids) < span_tokens + 1:
             continue
         start = rng.randrange(0, len(ids) - span_tokens + 1)

@@ -2,10 +2,11 @@
 
 * CPU track: a byte-level BPE tokenizer and a tiny ``PhiForCausalLM`` (the module names of phi-2:
   ``q_proj, k_proj, v_proj, dense, fc1, fc2``) pretrained by ``helpers.pretrain`` on general-domain text
-  (``helpers.general``) and rows of random token ids read twice (so it learns to copy), never on the clinical notes, so that the notes are a new domain to it as they are
-  to phi-2. TINY's weights ship in ``helpers/data/tiny_phi`` (``python -m helpers.pretrain`` rebuilds them; card:
-  ``data_cards/tiny_phi.md``); other settings are built on first use and cached on disk, keyed by the settings
-  and the code that makes the data and trains the model.
+  (``helpers.general``) and rows of random token ids read twice (so it learns to copy), never on the clinical
+  notes, so that the notes are a new domain to it as they are to phi-2. TINY's weights ship in
+  ``helpers/data/tiny_phi`` (``python -m helpers.pretrain`` rebuilds them; card: ``data_cards/tiny_phi.md``); other
+  settings are built on first use and cached on disk, keyed by the settings and the code that makes the data and
+  trains the model.
 * GPU track: ``microsoft/phi-2`` from the Hub in fp16/bf16, or NF4 4-bit with bitsandbytes.
 """
 

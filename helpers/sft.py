@@ -25,8 +25,8 @@ INSTRUCTION = ("You are a careful clinical assistant. Read the clinical note bet
 
 
 TRACK_DEFAULTS = {  # what fits the time: minutes on a CPU; under 20 minutes of a T4 (budget.predicted_minutes)
-    "cpu": {"n_train": 800, "n_test": 80, "n_val": 24, "max_steps": 160, "batch_size": 4, "grad_accum": 1,
-            "lr": 5e-3, "max_new_tokens": 64, "max_note_chars": 1800},
+    "cpu": {"n_train": 800, "n_test": 160, "n_val": 24, "max_steps": 160, "batch_size": 4, "grad_accum": 1,
+            "lr": 5e-3, "max_new_tokens": 64, "max_note_chars": 2000},
     "gpu": {"n_train": 960, "n_test": 80, "n_val": 40, "max_steps": 120, "batch_size": 2, "grad_accum": 4,
             "lr": 2e-4, "max_new_tokens": 200, "max_note_chars": 2500},
 }

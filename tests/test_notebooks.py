@@ -15,7 +15,6 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import lm
 from helpers.runner import execute, series
 
 NOTEBOOKS = series()
@@ -52,6 +51,15 @@ def check_01_lm_basics(r: dict) -> None:
     assert r["sample_after"] and r["sample_after"] != r["sample_before"]
     assert len(set(r["samples"].values())) >= 3  # the decoding strategies really differ
     assert r["tokens_per_second"] > 0 and r["train_seconds"] > 0
+    # section 5: the shipped base copies (word lists at most 0.3, held-out note spans at most 0.5); the model trained
+    # in section 4 never saw a repeat and does not; the build report shows the phase change: near 1 first, then low
+    copying = r["copy_probe"]
+    base, yours = copying["shipped base"], copying[f"yours ({r['train_steps']} steps)"]
+    assert base["word lists: 2nd / 1st"] <= 0.3 and base["note spans: 2nd / 1st"] <= 0.5, base
+    assert yours["word lists: 2nd / 1st"] > 0.5, yours
+    assert r["build_words_ratio_first"] > 0.9 and r["build_words_ratio_last"] <= 0.3
+    if r["phase_demo_steps"]:  # the live demo: on the plateau, then below it
+        assert r["phase_demo_plateau"] > 0.95 * math.log(64) and r["phase_demo_end"] < 0.9 * math.log(64)
 
 
 def check_02_gpu_memory_math(r: dict) -> None:
@@ -121,7 +129,6 @@ def check_03_lora_sft(r: dict) -> None:
     assert len(r["eval_loss"]) >= 2 and r["eval_loss"][-1] < r["eval_loss"][0]  # validation loss tracked, falling
     gain = r["token_f1_gain"]
     _check_intervals(gain)
-    assert len(r["tasks_improved"]) >= 5, f"interval above zero on only {r['tasks_improved']}"
     assert r["tasks_improved"] == [t for t in gain if t != "overall" and gain[t]["better"]]
     assert gain["overall"]["better"]
     assert all(0 <= v <= 1 for v in [*r["form_share"].values(), *r["exact_match_short"].values()])
@@ -129,10 +136,16 @@ def check_03_lora_sft(r: dict) -> None:
     assert r["reload_same_answers"] and r["reload_logit_gap"] == 0
     assert r["merge_same_answers"] and r["merge_logit_gap"] < 1e-3
     assert 0.25 < r["memory_measured_bytes"] / r["memory_estimate_bytes"] < 4  # estimate in the right range
-    probe = r["copy_probe"]
-    assert set(probe) == {"base", "fine-tuned"} and all(0 < v < 15 for p in probe.values() for v in p.values())
-    # section 10's static prose: the CPU track's base has no induction heads, so facts cannot be read off the note
-    assert not lm.copies(probe["base"]), "the tiny base copies now: update notebook 03's section 10 and its card"
+    ratios = r["copy_ratios"]  # second reading / first reading of each probe, for the base and the fine-tuned model
+    assert set(ratios) == {"base", "fine-tuned"} and all(0 < v < 2 for p in ratios.values() for v in p.values())
+    # section 10's prose: the CPU track's base copies what it read a few lines back (notebook 01, section 5)
+    base = ratios["base"]
+    assert base["word lists"] <= 0.3 and base["note spans (96 back)"] <= 0.5, base
+    # at least 20 held-out questions on every task, and a gain whose interval is above 0 on 6 of the 8 tasks
+    assert min(r["n_test_per_task"].values()) >= 20 and len(r["n_test_per_task"]) == 8, r["n_test_per_task"]
+    assert len(r["tasks_improved"]) >= 6, r["tasks_improved"]
+    assert set(r["form_only_short"]) == {"base", "fine-tuned"}
+    assert all(0 <= v <= 1 for v in r["form_only_short"].values())
 
 
 def check_04_qlora_sft(r: dict) -> None:
