@@ -26,7 +26,7 @@ TRACK_DEFAULTS = {  # what fits the time: minutes on 2 CPU cores; under 20 minut
     # CPU: a 4-layer, 128-wide model's last token holds little of a note, so its head reads the mean of every
     # token's state ("mean"); phi-2 keeps the paper's last-token pooling ("last")
     "cpu": {"n_notes": 3000, "n_train": 800, "max_length": 192, "stage1_steps": 30, "stage1_batch": 8,
-            "stage1_lr": 5e-3, "epochs": 2, "batch_size": 8, "adapter_lr": 5e-3, "head_lr": 5e-2, "pooling": "mean"},
+            "stage1_lr": 5e-3, "epochs": 2, "batch_size": 8, "adapter_lr": 1e-3, "head_lr": 5e-2, "pooling": "mean"},
     "gpu": {"n_notes": 3000, "n_train": 400, "max_length": 512, "stage1_steps": 60, "stage1_batch": 4,
             "stage1_lr": 2e-4, "epochs": 1, "batch_size": 4, "adapter_lr": 2e-4, "head_lr": 1e-3, "pooling": "last"},
 }
