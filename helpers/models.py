@@ -14,35 +14,20 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import contextmanager
 from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 
 import torch
 
-from .pretrain import TINY, TinySettings
+from .pretrain import EOS, SHIPPED_DIR, TINY, TinySettings, no_progress_bars  # noqa: F401 - re-exported
 from .runtime import TINY_MODEL, WorkbookError
 
 PHI2_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "dense", "fc1", "fc2")
-EOS = "<|endoftext|>"  # phi-2's BOS/EOS/UNK token; the tiny tokenizer uses the same string
 CACHE_ENV = "WORKBOOK_CACHE"
-SHIPPED_DIR = Path(__file__).parent / "data" / "tiny_phi"  # TINY's weights, committed (data_cards/tiny_phi.md)
 
 
 _ANNOUNCED: set[Path] = set()  # tiny models whose summary line this process has printed
-
-
-@contextmanager
-def no_progress_bars():
-    """Silence transformers' per-file progress bars (noise in headless notebook outputs)."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        hf_logging.enable_progress_bar()
 
 
 def cache_root() -> Path:

@@ -32,12 +32,27 @@ import random
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
+EOS = "<|endoftext|>"  # phi-2's BOS/EOS/UNK token; the tiny tokenizer uses the same string
+SHIPPED_DIR = Path(__file__).parent / "data" / "tiny_phi"  # TINY's weights, committed (data_cards/tiny_phi.md)
 PROBE_EVERY = 50  # steps between two build-report rows (probes and held-out general loss)
+
+
+@contextmanager
+def no_progress_bars():
+    """Silence transformers' per-file progress bars (noise in headless notebook outputs)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.enable_progress_bar()
 
 
 @dataclass(frozen=True)
@@ -92,7 +107,6 @@ def train_tokenizer(texts: list[str], vocab_size: int, max_length: int = TINY.ma
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    from .models import EOS
 
     core = Tokenizer(models.BPE())
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -207,7 +221,7 @@ class _Run:
         tmp.replace(self.path)
 
 
-def build_tiny_lm(settings: TinySettings = TINY, out_dir: Path | None = None, progress: bool = True,
+def build_tiny_lm(settings: TinySettings, out_dir: Path, progress: bool = True,
                   stop_at: int | None = None) -> Path | None:
     """Train the tokenizer and the tiny model (stage 1: copying; stage 2: general text) and save both with a report.
 
@@ -217,10 +231,9 @@ def build_tiny_lm(settings: TinySettings = TINY, out_dir: Path | None = None, pr
     from tqdm.auto import tqdm
 
     from .lm import pack_blocks, perplexity
-    from .models import no_progress_bars, tiny_model_dir
 
     s = settings
-    out_dir = Path(out_dir or tiny_model_dir(s))
+    out_dir = Path(out_dir)
     start = time.time()
     general = general_corpus(s)
     tokenizer = train_tokenizer(general["train"], s.vocab_size, s.max_positions)
@@ -287,8 +300,6 @@ def build_tiny_lm(settings: TinySettings = TINY, out_dir: Path | None = None, pr
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
     (tmp / "build_report.json").write_text(json.dumps(report, indent=2))
-    from .models import SHIPPED_DIR
-
     if out_dir.exists() and out_dir != SHIPPED_DIR:  # another process finished first: keep theirs
         shutil.rmtree(tmp)
     else:
@@ -299,8 +310,6 @@ def build_tiny_lm(settings: TinySettings = TINY, out_dir: Path | None = None, pr
 
 
 if __name__ == "__main__":  # python -m helpers.pretrain: rebuild the shipped weights (data_cards/tiny_phi.md)
-    from .models import SHIPPED_DIR
-
     print(f"Rebuilding the tiny Phi into {SHIPPED_DIR} with {TINY} ...")
     report = json.loads((build_tiny_lm(TINY, SHIPPED_DIR) / "build_report.json").read_text())
     print(json.dumps({k: v for k, v in report.items() if k not in ("train_losses", "probes")}, indent=2))

@@ -231,7 +231,9 @@ def check_06_beyond_one_gpu(r: dict) -> None:
     assert r["loss_rtol"] <= 1e-3 and r["loss_max_relative_difference"] <= r["loss_rtol"]
     assert max(abs(a - b) / a for a, b in zip(one, many, strict=True)) == pytest.approx(
         r["loss_max_relative_difference"], rel=1e-6, abs=1e-12)
-    assert r["adapter_max_difference"] < 1e-3  # adapter weights are of order 0.01-0.1
+    # adapter weights are of order 0.01-0.1; Adam can move a weight with a near-zero gradient by up to a step's lr
+    # on a float-order difference (tests/test_train_sft.py), so the bound is half a step of 5e-3
+    assert r["adapter_max_difference"] < 2.5e-3, r["adapter_max_difference"]
     assert r["tokens_seen"]["1"] == r["tokens_seen"][str(n)] > 0 and all(v > 0 for v in r["tokens_per_second"].values())
     # real per-rank bytes (helpers.shard, two processes) against memory.per_rank's division of the tiny model's bill
     world, parts, shards = r["shard_world_size"], r["tiny_static_bytes"], r["shard_bytes"]

@@ -11,7 +11,7 @@ import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 ASSIGNMENT = re.compile(r"^([A-Z][A-Z0-9_]*)\s*=\s*(.+)$")
-STAGES = ("STAGE1_", "DOWNSTREAM_", "ADAPTER_", "HEAD_")  # a prefix says which part of notebook 05 a knob belongs to
+STAGES = ("STAGE1_", "DOWNSTREAM_", "ADAPTER_", "HEAD_", "PHASE_DEMO_")  # prefix: which part (05, 01's demo)
 
 
 def parameters_cell(path: Path) -> str:
