@@ -153,20 +153,23 @@ def roc_curves(y_true, scores_by_name: dict, title: str):
 
 def phase_change(probes: pd.DataFrame, title: str = "how the tiny base learned to copy"):
     """The build report's probe rows against step: copy ratios (left) next to the held-out general-text loss (right),
-    with the stage boundary marked (introduced in notebook 01)."""
+    with the stage boundaries marked (introduced in notebook 01)."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
     left.plot(probes["step"], probes["words_ratio"], "o-", ms=3, label="word lists (copy_probe)")
-    left.plot(probes["step"], probes["note_ratio"], "s-", ms=3, label="spans of held-out notes (note_copy_probe)")
+    left.plot(probes["step"], probes["note_ratio"], "s-", ms=3, label="note spans, within 96 tokens")
+    if "note512_ratio" in probes:
+        left.plot(probes["step"], probes["note512_ratio"], "^-", ms=3, label="note spans, within 512 tokens")
     left.axhline(1.0, color="grey", lw=0.8, ls=":")
     left.set_ylabel("second reading / first reading")
     left.set_ylim(0, 1.15)
     right.plot(probes["step"], probes["general_loss"], "o-", ms=3, color="C2")
     right.set_ylabel("held-out general-text loss (nats per token)")
-    general = probes.loc[probes["stage"] == "general", "step"]
+    starts = [probes.loc[probes["stage"] == stage, "step"] for stage in ("general", "recall")]
     for ax in (left, right):
-        if len(general):
-            ax.axvline(general.iloc[0], color="black", lw=0.8, ls="--")
-        ax.set_xlabel("build step (dashed line: general text starts)")
+        for steps, style in zip(starts, ("--", "-."), strict=True):
+            if len(steps):
+                ax.axvline(steps.iloc[0], color="black", lw=0.8, ls=style)
+        ax.set_xlabel("build step (dashed: general text starts; dash-dot: stage 3)")
     left.legend(fontsize=8)
     left.set_title(title)
     right.set_title("while it learned the language")

@@ -19,7 +19,15 @@ The curriculum has two stages, chosen by measurement (``measurements/induction_t
    rows the ids are drawn as often as they occur in the general text, so that frequent tokens recur inside a span
    (as `:` and `-` do in a note) and the model must match more than the current token to find its place.
 
-No row of either stage is a word list, a clinical note or a span of one: the probes that judge copying
+3. **Reach.** Stage 2's copies lie at most 80 positions apart, and so did the model's copying: a span read 512
+   tokens back was hardly cheaper the second time (note probe 0.94 at that window). Each step of stage 3 trains on
+   stage 2's general-text and copy rows plus rows of ``recall_length`` tokens in which about half the ids copy a
+   span from anywhere earlier in the row (``recall_rows``): a third random ids, a third ids as frequent as in the
+   text, a third general text with its own spans spliced back in. It starts with fresh optimizer moments and its own
+   random streams, so it continues the weights stage 2 leaves. (One span pair per long row, trial l1, extended the
+   reach slowly and cost the short-range copying.)
+
+No row of any stage is a word list, a clinical note or a span of one: the probes that judge copying
 (``lm.copy_probe``, ``lm.note_copy_probe``) read text the build never trained on.
 """
 
@@ -82,6 +90,10 @@ class TinySettings:
     long_copy_rows: int = 16  # stage 2: copy rows per step, beside the general text
     long_copy_length: int = 128  # stage 2: tokens per copy row (spans of 4-40 tokens, 0-40 between the readings)
     copy_lr: float = 1e-3  # stage 1's learning rate (after 100 warm-up steps)
+    recall_steps: int = 300  # stage 3: general text beside rows whose spans recur from up to a page back
+    recall_rows: int = 9  # stage 3: recall rows per step (a third uniform ids, a third frequent ids, a third text)
+    recall_length: int = 768  # stage 3: tokens per recall row (a note in notebook 03 is 475-770 tokens)
+    recall_lr: float = 1e-3  # stage 3's peak learning rate (fresh AdamW moments; 30 warm-up steps, then cosine)
 
 
 TINY = TinySettings()
@@ -163,6 +175,41 @@ def copy_rows(rng: random.Random, n_rows: int, length: int, pool: int, longest: 
     return torch.tensor(rows)
 
 
+def recall_rows(rng: random.Random, n_rows: int, length: int, pool: int, cum_weights: list[float] | None = None,
+                source: torch.Tensor | None = None) -> torch.Tensor:
+    """``n_rows`` rows of ``length`` ids in which spans recur at every distance the row allows, as a note's facts
+    recur in the answer to a question about them: after an opening stretch, the row grows by either a fresh
+    stretch of 1-30 ids or a copy of 4-40 ids read from anywhere earlier in the row, so about half the ids are
+    copies and their sources lie from a few to ``length`` positions back. The ids are random (from 1..pool, by
+    ``cum_weights`` if given); with ``source`` (rows of general text) each row is instead a general-text row with
+    copies of its own earlier spans spliced in."""
+    ids = range(1, pool + 1)
+
+    def draw(k: int) -> list[int]:
+        if cum_weights:
+            return rng.choices(ids, cum_weights=cum_weights, k=k)
+        return [rng.randint(1, pool) for _ in range(k)]
+
+    rows = []
+    for i in range(n_rows):
+        text = source[i].tolist() if source is not None else None
+        row, read = [0], 0
+        opening = rng.randint(16, 64)
+        row += text[:opening] if text else draw(opening)
+        read = opening
+        while len(row) < length:
+            if rng.random() < 0.5:
+                n = rng.randint(4, 40)
+                start = rng.randrange(1, max(2, len(row) - n))
+                row += row[start : start + n]
+            else:
+                n = rng.randint(1, 30)
+                row += text[read : read + n] if text else draw(n)
+                read += n
+        rows.append(row[:length])
+    return torch.tensor(rows)
+
+
 def recipe_key(settings: TinySettings) -> str:
     """Hash of the settings and of the code that makes the data and trains the model (the cache folder's name)."""
     here = Path(__file__).parent
@@ -179,11 +226,14 @@ def _probe_row(model, tokenizer, step: int, stage: str, loss: float, held_out: t
 
     words = copy_probe(model, tokenizer)
     note = note_copy_probe(model, tokenizer, notes)
+    far = note_copy_probe(model, tokenizer, notes, window=512)  # the span from anywhere in the note's first 512
     model.train()
     return {"step": step, "stage": stage, "train_loss": loss, "general_loss": math.log(perplexity(model, held_out)),
             "words_first": words["first reading"], "words_second": words["second reading"],
             "words_ratio": copy_ratio(words), "note_first": note["first reading"],
-            "note_second": note["second reading"], "note_ratio": copy_ratio(note)}
+            "note_second": note["second reading"], "note_ratio": copy_ratio(note),
+            "note512_first": far["first reading"], "note512_second": far["second reading"],
+            "note512_ratio": copy_ratio(far)}
 
 
 class _Run:
@@ -195,12 +245,14 @@ class _Run:
         s = settings
         self.path, self.model, self.step, self.rows, self.losses = path, model, 0, [], []
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=1.0, betas=(0.9, 0.98), weight_decay=0.0)
-        total = s.copy_steps + s.steps
+        first_recall = s.copy_steps + s.steps
 
-        def factor(i: int) -> float:  # i counts from 0 over both stages; lr=1.0 above, so this is the rate itself
+        def factor(i: int) -> float:  # i counts from 0 over all stages; lr=1.0 above, so this is the rate itself
             if i < s.copy_steps:
                 return s.copy_lr * min(1.0, (i + 1) / 100)
-            return s.lr * warmup_cosine(i - s.copy_steps, total - s.copy_steps, 30)
+            if i < first_recall:
+                return s.lr * warmup_cosine(i - s.copy_steps, s.steps, 30)
+            return s.recall_lr * warmup_cosine(i - first_recall, s.recall_steps, 30)
 
         self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
         self.rng, self.gen = random.Random(s.seed), torch.Generator().manual_seed(s.seed)
@@ -246,26 +298,38 @@ def build_tiny_lm(settings: TinySettings, out_dir: Path, progress: bool = True,
     ppl_before = perplexity(model, held_out)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     run = _Run(s, model, out_dir.parent / f".{out_dir.name}.checkpoint-{recipe_key(s)}.pt")
-    vocab, total = len(tokenizer), s.copy_steps + s.steps
+    vocab, total = len(tokenizer), s.copy_steps + s.steps + s.recall_steps
+    long_text = pack_blocks(general["train"], tokenizer, s.recall_length) if s.recall_steps else None
     frequency = torch.bincount(train.flatten(), minlength=vocab)[1:].double().cumsum(0).tolist()  # ids 1..vocab-1
     model.train()
     bar = tqdm(total=total, initial=run.step, desc="tiny Phi", unit="step", disable=not progress, mininterval=2)
     train_start, first_step = time.time(), run.step
     while run.step < total:
         run.step += 1
-        stage = "copy" if run.step <= s.copy_steps else "general"
+        stage = "copy" if run.step <= s.copy_steps else "general" if run.step <= s.copy_steps + s.steps else "recall"
+        if stage == "recall" and run.step == s.copy_steps + s.steps + 1:  # its own stage: fresh moments and streams
+            run.optimizer.state.clear()
+            run.rng, run.gen = random.Random(s.seed + 3), torch.Generator().manual_seed(s.seed + 3)
         if stage == "copy":
             pool = copy_pool_size(s, run.step, vocab)
             rows = copy_rows(run.rng, s.copy_rows, s.copy_length, pool)
             loss = model(input_ids=rows, labels=rows).loss
-        else:  # longer copies (note-length distances) beside the general text
+        else:  # longer copies beside the general text (stage 3: and spans recalled from up to a page back)
             pool = vocab - 1
+            loss = 0.0
+            if stage == "recall":
+                third = s.recall_rows // 3
+                sources = long_text[torch.randint(len(long_text), (s.recall_rows - 2 * third,), generator=run.gen)]
+                recall = torch.cat([recall_rows(run.rng, third, s.recall_length, pool),
+                                    recall_rows(run.rng, third, s.recall_length, pool, cum_weights=frequency),
+                                    recall_rows(run.rng, len(sources), s.recall_length, pool, source=sources)])
+                loss = model(input_ids=recall, labels=recall).loss
             half = s.long_copy_rows // 2  # half the rows with uniform ids, half with ids as frequent as in the text
             rows = torch.cat([copy_rows(run.rng, half, s.long_copy_length, pool, longest=40, widest=40),
                               copy_rows(run.rng, s.long_copy_rows - half, s.long_copy_length, pool, longest=40,
                                         widest=40, cum_weights=frequency)])
             batch = train[torch.randint(len(train), (s.batch_size,), generator=run.gen)]
-            loss = model(input_ids=rows, labels=rows).loss + model(input_ids=batch, labels=batch).loss
+            loss = loss + model(input_ids=rows, labels=rows).loss + model(input_ids=batch, labels=batch).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         run.optimizer.step()
@@ -288,14 +352,17 @@ def build_tiny_lm(settings: TinySettings, out_dir: Path, progress: bool = True,
     seconds = time.time() - train_start
     tokens = (run.step - first_step) and sum(
         s.copy_rows * s.copy_length if i <= s.copy_steps else s.long_copy_rows * s.long_copy_length
-        + s.batch_size * s.block_size for i in range(first_step + 1, run.step + 1))
-    report = {"settings": asdict(s), "trained_on": "general-domain text (helpers.general) and rows of random token ids "
-              "read twice; no clinical notes", "held_out_ppl_before": ppl_before,
+        + s.batch_size * s.block_size + (i > s.copy_steps + s.steps) * s.recall_rows * s.recall_length
+        for i in range(first_step + 1, run.step + 1))
+    report = {"settings": asdict(s), "trained_on": "general-domain text (helpers.general), rows of random token ids "
+              "read twice, and rows (random ids or general text) whose spans recur; no clinical notes",
+              "held_out_ppl_before": ppl_before,
               "held_out_ppl_after": perplexity(model, held_out), "clinical_ppl": perplexity(model, clinical),
               "train_losses": run.losses, "probes": run.rows,
               "parameters": sum(p.numel() for p in model.parameters()),
               "tokens_per_second": tokens / seconds if tokens else None, "build_seconds": time.time() - start}
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=".building-"))
+    tokenizer.backend_tokenizer.no_truncation()  # the probes' truncated calls leave their length on the backend
     with no_progress_bars():
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)

@@ -11,7 +11,8 @@ import pytest
 from helpers.pretrain import TinySettings
 
 SMALL = TinySettings(n_notes=120, n_general=400, vocab_size=400, hidden_size=32, num_layers=2, num_heads=2,
-                     intermediate_size=64, max_positions=256, block_size=64, steps=30, batch_size=8)
+                     intermediate_size=64, max_positions=256, block_size=64, steps=30, batch_size=8,
+                     recall_steps=10, recall_rows=3, recall_length=128)
 
 
 @pytest.fixture(scope="session")

@@ -137,7 +137,7 @@ def test_the_copy_curriculum_passes_its_phase_change_in_a_short_run(tmp_path):
 
     small = pretrain.TinySettings(n_notes=120, n_general=400, vocab_size=400, hidden_size=64, num_layers=2,
                                   num_heads=2, intermediate_size=128, max_positions=256, block_size=64, steps=0,
-                                  copy_steps=700, widen_from=700, copy_rows=32, copy_length=32)
+                                  copy_steps=700, widen_from=700, copy_rows=32, copy_length=32, recall_steps=0)
     report = models._read_report(pretrain.build_tiny_lm(small, tmp_path / "m", progress=False))
     losses, plateau = report["train_losses"], math.log(small.copy_pool)
     assert sum(losses[150:250]) / 100 > 0.95 * plateau  # on the plateau first: nothing to copy yet
@@ -145,12 +145,14 @@ def test_the_copy_curriculum_passes_its_phase_change_in_a_short_run(tmp_path):
 
 
 def test_an_interrupted_build_resumes_to_the_same_model(tmp_path):
-    """Stopping a build after a step and running it again continues from the checkpoint: same weights, same report."""
+    """Stopping a build in its last stage and running it again continues from the checkpoint: same weights, same
+    report (stage 3's fresh moments and streams are not reset a second time)."""
     small = pretrain.TinySettings(n_notes=120, n_general=400, vocab_size=400, hidden_size=32, num_layers=2,
                                   num_heads=2, intermediate_size=64, max_positions=256, block_size=64, steps=10,
-                                  batch_size=4, copy_steps=60, widen_from=20, widen_every=10, copy_rows=8)
+                                  batch_size=4, copy_steps=60, widen_from=20, widen_every=10, copy_rows=8,
+                                  recall_steps=10, recall_rows=3, recall_length=128)
     whole = pretrain.build_tiny_lm(small, tmp_path / "whole", progress=False)
-    assert pretrain.build_tiny_lm(small, tmp_path / "resumed", progress=False, stop_at=55) is None
+    assert pretrain.build_tiny_lm(small, tmp_path / "resumed", progress=False, stop_at=75) is None  # in stage 3
     assert list(tmp_path.glob(".resumed.checkpoint-*.pt")) and not (tmp_path / "resumed").exists()
     resumed = pretrain.build_tiny_lm(small, tmp_path / "resumed", progress=False)
     assert not list(tmp_path.glob(".resumed.checkpoint-*.pt"))  # a finished build removes its checkpoint
