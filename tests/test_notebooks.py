@@ -56,6 +56,7 @@ def check_01_lm_basics(r: dict) -> None:
     copying = r["copy_probe"]
     base, yours = copying["shipped base"], copying[f"yours ({r['train_steps']} steps)"]
     assert base["word lists: 2nd / 1st"] <= 0.3 and base["note spans: 2nd / 1st"] <= 0.5, base
+    assert base["within 512: 2nd / 1st"] <= 0.6, base  # and a page back (build stage 3; 0.94 before it)
     assert yours["word lists: 2nd / 1st"] > 0.5, yours
     assert r["build_words_ratio_first"] > 0.9 and r["build_words_ratio_last"] <= 0.3
     if r["phase_demo_steps"]:  # the live demo: on the plateau, then below it
