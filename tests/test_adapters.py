@@ -155,6 +155,16 @@ def test_batched_greedy_answers_equal_one_at_a_time(small_lm):
     assert tok.padding_side == "right"  # restored after left-padded generation
 
 
+def test_answers_come_back_in_the_order_of_the_prompts(small_lm):
+    """answer() batches prompts of similar length together; each answer must still sit at its prompt's place."""
+    model, tok = small_lm
+    prompts = [sft.prompt_of("Pt with SOB, HTN and DM2 on insulin, CKD, CHF, and a hx of CVA.", "Meds?"),
+               sft.prompt_of("Pt with CP.", "Why?"), sft.prompt_of("Pt with SOB and HTN.", "Dx?")]
+    singles = [answers.answer(model, tok, [p], max_new_tokens=8)[0] for p in prompts]
+    assert answers.answer(model, tok, prompts, max_new_tokens=8, batch_size=2) == singles
+    assert answers.answer(model, tok, prompts, max_new_tokens=8) == singles
+
+
 def test_cut_at_stop():
     assert answers.cut_at_stop(" CP.\nQuestion: more") == "CP."
     assert answers.cut_at_stop(" no stop here ") == "no stop here"
