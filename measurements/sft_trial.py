@@ -32,13 +32,14 @@ def main() -> None:
     p.add_argument("--n-test", type=int, default=160)
     p.add_argument("--max-note-chars", type=int, default=2000)
     p.add_argument("--only-extraction", action="store_true")
+    p.add_argument("--base", default=None, help="a save_pretrained folder to fine-tune instead of the shipped base")
     p.add_argument("--out", required=True)
     a = p.parse_args()
 
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
-    rt = preflight("cpu", seed=0)
+    rt = preflight("cpu", seed=0, model=a.base)
     rows = data.filter_by_chars(data.load_notes("synthetic"), max_note_chars=a.max_note_chars)
     splits = data.split_by_patient(rows, seed=0)
     model, tokenizer = load_lm(rt)
