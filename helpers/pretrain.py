@@ -153,11 +153,8 @@ def copy_pool_size(settings: TinySettings, step: int, vocab_size: int) -> int:
     return min(vocab_size - 1, settings.copy_pool * 2**doublings)
 
 
-def copy_rows(rng: random.Random, n_rows: int, length: int, pool: int, longest: int = 12, widest: int = 6,
-              cum_weights: list[float] | None = None) -> torch.Tensor:
-    """``n_rows`` rows of ``length`` random ids from 1..pool: spans of 4 to ``longest`` ids, each read twice with 0 to
-    ``widest`` other ids between the readings. ``cum_weights`` (cumulative, one per id 1..pool) draws the ids by
-    weight instead of uniformly: frequent ids then recur inside a span, as in real text."""
+def _drawer(rng: random.Random, pool: int, cum_weights: list[float] | None):
+    """A function that draws ``k`` ids from 1..pool: uniformly, or by ``cum_weights`` (cumulative, one per id)."""
     ids = range(1, pool + 1)
 
     def draw(k: int) -> list[int]:
@@ -165,6 +162,15 @@ def copy_rows(rng: random.Random, n_rows: int, length: int, pool: int, longest: 
             return rng.choices(ids, cum_weights=cum_weights, k=k)
         return [rng.randint(1, pool) for _ in range(k)]
 
+    return draw
+
+
+def copy_rows(rng: random.Random, n_rows: int, length: int, pool: int, longest: int = 12, widest: int = 6,
+              cum_weights: list[float] | None = None) -> torch.Tensor:
+    """``n_rows`` rows of ``length`` random ids from 1..pool: spans of 4 to ``longest`` ids, each read twice with 0 to
+    ``widest`` other ids between the readings. ``cum_weights`` (cumulative, one per id 1..pool) draws the ids by
+    weight instead of uniformly: frequent ids then recur inside a span, as in real text."""
+    draw = _drawer(rng, pool, cum_weights)
     rows = []
     for _ in range(n_rows):
         row = [0]  # EOS, as every document starts after one
@@ -183,18 +189,11 @@ def recall_rows(rng: random.Random, n_rows: int, length: int, pool: int, cum_wei
     copies and their sources lie from a few to ``length`` positions back. The ids are random (from 1..pool, by
     ``cum_weights`` if given); with ``source`` (rows of general text) each row is instead a general-text row with
     copies of its own earlier spans spliced in."""
-    ids = range(1, pool + 1)
-
-    def draw(k: int) -> list[int]:
-        if cum_weights:
-            return rng.choices(ids, cum_weights=cum_weights, k=k)
-        return [rng.randint(1, pool) for _ in range(k)]
-
+    draw = _drawer(rng, pool, cum_weights)
     rows = []
     for i in range(n_rows):
         text = source[i].tolist() if source is not None else None
-        row, read = [0], 0
-        opening = rng.randint(16, 64)
+        row, opening = [0], rng.randint(16, 64)
         row += text[:opening] if text else draw(opening)
         read = opening
         while len(row) < length:
