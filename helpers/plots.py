@@ -164,11 +164,13 @@ def phase_change(probes: pd.DataFrame, title: str = "how the tiny base learned t
     left.set_ylim(0, 1.15)
     right.plot(probes["step"], probes["general_loss"], "o-", ms=3, color="C2")
     right.set_ylabel("held-out general-text loss (nats per token)")
-    starts = [probes.loc[probes["stage"] == stage, "step"] for stage in ("general", "recall")]
+    # a stage starts where the rows of the one before it end (the probes are taken every 50 steps)
+    starts = [(probes.loc[probes["stage"] == before, "step"].max(), (probes["stage"] == stage).any())
+              for before, stage in (("copy", "general"), ("general", "recall"))]
     for ax in (left, right):
-        for steps, style in zip(starts, ("--", "-."), strict=True):
-            if len(steps):
-                ax.axvline(steps.iloc[0], color="black", lw=0.8, ls=style)
+        for (boundary, present), style in zip(starts, ("--", "-."), strict=True):
+            if present:
+                ax.axvline(boundary, color="black", lw=0.8, ls=style)
         ax.set_xlabel("build step (dashed: general text starts; dash-dot: stage 3)")
     left.legend(fontsize=8)
     left.set_title(title)
