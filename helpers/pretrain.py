@@ -153,6 +153,13 @@ def copy_pool_size(settings: TinySettings, step: int, vocab_size: int) -> int:
     return min(vocab_size - 1, settings.copy_pool * 2**doublings)
 
 
+def stage_of(settings: TinySettings, step: int) -> str:
+    """The build stage that trains step ``step`` (1-based): "copy", "general" or "recall"."""
+    if step <= settings.copy_steps:
+        return "copy"
+    return "general" if step <= settings.copy_steps + settings.steps else "recall"
+
+
 def _drawer(rng: random.Random, pool: int, cum_weights: list[float] | None):
     """A function that draws ``k`` ids from 1..pool: uniformly, or by ``cum_weights`` (cumulative, one per id)."""
     ids = range(1, pool + 1)
@@ -305,8 +312,8 @@ def build_tiny_lm(settings: TinySettings, out_dir: Path, progress: bool = True,
     train_start, first_step = time.time(), run.step
     while run.step < total:
         run.step += 1
-        stage = "copy" if run.step <= s.copy_steps else "general" if run.step <= s.copy_steps + s.steps else "recall"
-        if stage == "recall" and run.step == s.copy_steps + s.steps + 1:  # its own stage: fresh moments and streams
+        stage = stage_of(s, run.step)
+        if stage == "recall" and stage_of(s, run.step - 1) != "recall":  # its own stage: fresh moments and streams
             run.optimizer.state.clear()
             run.rng, run.gen = random.Random(s.seed + 3), torch.Generator().manual_seed(s.seed + 3)
         if stage == "copy":
@@ -349,10 +356,10 @@ def build_tiny_lm(settings: TinySettings, out_dir: Path, progress: bool = True,
     bar.close()
     model.eval()
     seconds = time.time() - train_start
-    tokens = (run.step - first_step) and sum(
-        s.copy_rows * s.copy_length if i <= s.copy_steps else s.long_copy_rows * s.long_copy_length
-        + s.batch_size * s.block_size + (i > s.copy_steps + s.steps) * s.recall_rows * s.recall_length
-        for i in range(first_step + 1, run.step + 1))
+    general_step = s.long_copy_rows * s.long_copy_length + s.batch_size * s.block_size
+    per_step = {"copy": s.copy_rows * s.copy_length, "general": general_step,
+                "recall": general_step + s.recall_rows * s.recall_length}
+    tokens = sum(per_step[stage_of(s, i)] for i in range(first_step + 1, run.step + 1))
     report = {"settings": asdict(s), "trained_on": "general-domain text (helpers.general), rows of random token ids "
               "read twice, and rows (random ids or general text) whose spans recur; no clinical notes",
               "held_out_ppl_before": ppl_before,
