@@ -32,14 +32,14 @@ def answer(model, tokenizer, prompts: list[str], max_new_tokens: int = 128, batc
     """
     model.eval()
     device = next(model.parameters()).device
-    lengths = [len(ids) for ids in tokenizer(list(prompts), add_special_tokens=False, verbose=False)["input_ids"]]
-    order = sorted(range(len(prompts)), key=lengths.__getitem__)
+    encoded = tokenizer(list(prompts), verbose=False)["input_ids"]  # once: for the order and for every batch
+    order = sorted(range(len(prompts)), key=lambda j: len(encoded[j]))
     side, tokenizer.padding_side = tokenizer.padding_side, "left"
     outputs: list[str] = [""] * len(prompts)
     try:
         for i in range(0, len(order), batch_size):
             chunk = order[i:i + batch_size]
-            batch = tokenizer([prompts[j] for j in chunk], return_tensors="pt", padding=True).to(device)
+            batch = tokenizer.pad({"input_ids": [encoded[j] for j in chunk]}, return_tensors="pt").to(device)
             ids = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
                                  eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
                                  stop_strings=list(STOP_STRINGS), tokenizer=tokenizer)
