@@ -24,6 +24,17 @@ from helpers.models import load_tiny_lm
 from helpers.pretrain import TINY, copy_rows, general_corpus, lm_corpus
 
 
+def probe_row(model, tok, held_out, notes, step: int) -> dict:
+    """The trials' reading at ``step``: held-out general loss, copy_probe, note_copy_probe at windows 96/256/512."""
+    row = {"step": step, "general_loss": math.log(lm.perplexity(model, held_out)),
+           "words_ratio": lm.copy_ratio(lm.copy_probe(model, tok))}
+    for w in (96, 256, 512):
+        row[f"note{w}_ratio"] = lm.copy_ratio(lm.note_copy_probe(model, tok, notes, window=w))
+    model.train()
+    print(row, flush=True)
+    return row
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--steps", type=int, default=300)
@@ -45,13 +56,7 @@ def main() -> None:
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: lm.warmup_cosine(i, a.steps, 30))
 
     def probe(step: int) -> dict:
-        row = {"step": step, "general_loss": math.log(lm.perplexity(model, held_out)),
-               "words_ratio": lm.copy_ratio(lm.copy_probe(model, tok))}
-        for w in (96, 256, 512):
-            row[f"note{w}_ratio"] = lm.copy_ratio(lm.note_copy_probe(model, tok, notes, window=w))
-        model.train()
-        print(row, flush=True)
-        return row
+        return probe_row(model, tok, held_out, notes, step)
 
     rows_out, start = [probe(0)], time.time()
     model.train()

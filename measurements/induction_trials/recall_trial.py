@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import time
 
 import torch
+from long_copy_trial import probe_row  # the same readings as trial l1 (this folder is on sys.path when run)
 
 from helpers import lm
 from helpers.models import load_tiny_lm
@@ -50,13 +50,7 @@ def main() -> None:
     kinds = a.kinds.split(",")
 
     def probe(step: int) -> dict:
-        row = {"step": step, "general_loss": math.log(lm.perplexity(model, held_out)),
-               "words_ratio": lm.copy_ratio(lm.copy_probe(model, tok))}
-        for w in (96, 256, 512):
-            row[f"note{w}_ratio"] = lm.copy_ratio(lm.note_copy_probe(model, tok, notes, window=w))
-        model.train()
-        print(row, flush=True)
-        return row
+        return probe_row(model, tok, held_out, notes, step)
 
     rows_out, start = [probe(0)], time.time()
     model.train()
