@@ -31,6 +31,7 @@ def main() -> None:
     p.add_argument("--n-train", type=int, default=800)
     p.add_argument("--n-test", type=int, default=160)
     p.add_argument("--max-note-chars", type=int, default=2000)
+    p.add_argument("--scheduler", default="cosine", help="SFTConfig.lr_scheduler_type")
     p.add_argument("--only-extraction", action="store_true")
     p.add_argument("--base", default=None, help="a save_pretrained folder to fine-tune instead of the shipped base")
     p.add_argument("--out", required=True)
@@ -49,7 +50,7 @@ def main() -> None:
     peft_config = LoraConfig(r=a.r, lora_alpha=a.alpha, lora_dropout=0.05, bias="none", task_type="CAUSAL_LM",
                              target_modules=["q_proj", "k_proj", "v_proj", "dense", "fc1", "fc2"])
     args = SFTConfig(output_dir=f"/tmp/sft_trial_{time.time_ns()}", max_steps=a.steps,
-                     per_device_train_batch_size=a.batch, learning_rate=a.lr, lr_scheduler_type="cosine",
+                     per_device_train_batch_size=a.batch, learning_rate=a.lr, lr_scheduler_type=a.scheduler,
                      warmup_steps=0.05, seed=0, data_seed=0, max_length=1024, packing=False,
                      completion_only_loss=True, train_sampling_strategy="group_by_length", save_strategy="no",
                      logging_steps=5, report_to="none", include_num_input_tokens_seen="non_padding",
