@@ -248,7 +248,10 @@ def score_answer_positions_only() -> bool:
     that costs a projection onto the whole vocabulary for every prompt token: about half of a CPU training step
     here. The loss and the gradients are the same either way (``tests/test_sft.py`` checks it).
     """
-    from trl.kernels import chunked_logprob
+    try:
+        from trl.kernels import chunked_logprob
+    except ImportError:  # TRL before 1.0 (Colab's install): the model's own loss, no fused LM head to narrow
+        return False
     from trl.trainer import utils as trl_utils
 
     if not hasattr(trl_utils, "_use_triton"):

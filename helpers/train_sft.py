@@ -65,7 +65,7 @@ def sft_keywords(rt, out_dir, settings: dict, max_length: int, seed: int, world_
         output_dir=str(out_dir), max_steps=settings["max_steps"], per_device_train_batch_size=settings["batch_size"],
         gradient_accumulation_steps=settings["grad_accum"], learning_rate=settings["lr"], lr_scheduler_type="cosine",
         warmup_steps=0.05, seed=seed, data_seed=seed, fp16=fp16, bf16=bf16,
-        activation_checkpointing=rt.device == "cuda", activation_checkpointing_kwargs={"use_reentrant": False},
+        gradient_checkpointing=rt.device == "cuda", gradient_checkpointing_kwargs={"use_reentrant": False},
         optim=sft.optimizer_for(rt, quantized=False), dataloader_pin_memory=rt.device == "cuda",
         max_length=max_length, packing=False, completion_only_loss=True,
         # the same examples in every step however many processes share them (the sampler interleaves them)
@@ -148,7 +148,7 @@ def main(argv=None) -> dict:
     if args.fsdp:
         keywords.update(fsdp_keywords(args.fsdp))
     if strategy == "fsdp":  # FSDP checkpoints each unit itself; the Trainer's would all-gather twice in backward
-        keywords["activation_checkpointing"] = False
+        keywords["gradient_checkpointing"] = False
     config = SFTConfig(**keywords)
     if args.qlora:
         from transformers import BitsAndBytesConfig

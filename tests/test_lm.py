@@ -118,7 +118,7 @@ def test_lora_on_an_fp16_body_trains_with_autocast_and_a_scaler(small_lm, tmp_pa
     model.save_pretrained(tmp_path)
     half = PhiForCausalLM.from_pretrained(tmp_path, dtype=torch.float16)
     lora = get_peft_model(half, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
-    lora.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    lora.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     assert {p.dtype for p in lora.parameters() if p.requires_grad} == {torch.float32}
     blocks = lm.pack_blocks(lm_corpus(SMALL)["train"], tokenizer, 64)
     fixed = blocks[:8]  # the same blocks before and after: single batches are too noisy to compare
