@@ -4,6 +4,7 @@
     python3 workbook.py run    # execute every notebook on the CPU track into build/, write build/index.html
     python3 workbook.py test   # the test suite: ruff, pytest --nbval-lax notebooks/, unit tests and recorded checks
     python3 workbook.py gpu-check  # on a CUDA GPU: notebooks 02-05 on the GPU track as a T4 (helpers/gpucheck.py)
+    python3 workbook.py colab-versions  # 03, 04 and the GPU-settings tests on Colab's library versions (.venv-colab)
 
 Both create ./.venv on first use (torch first, then requirements-dev.txt, which includes requirements.txt, then
 helpers) and reuse it after; a change to either requirements file or pyproject.toml reinstalls.
@@ -26,6 +27,11 @@ TORCH = "2.13.0"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 REQUIREMENTS = "requirements-dev.txt"  # starts with `-r requirements.txt` (what Colab installs), adds the local stack
 STAMP_INPUTS = ("requirements.txt", REQUIREMENTS, "pyproject.toml")  # a change to any of them reinstalls
+COLAB_VENV = ROOT / ".venv-colab"
+COLAB_SNAPSHOT = ROOT / "tests" / "colab" / "pip-freeze.gpu.txt"
+# Colab ships these too; the lessons and the kernel meet them there at Colab's versions
+COLAB_SHIPPED = ("pyarrow", "numpy", "pandas", "scikit-learn", "matplotlib", "ipywidgets", "ipykernel")
+TOOLS = ("papermill", "nbformat", "nbval", "pytest")  # not on Colab: the local pins
 
 
 def say(message: str) -> None:
@@ -86,9 +92,48 @@ def ensure_env() -> str:
     return venv_python()
 
 
+def colab_pins() -> list[str]:
+    """``name==version`` for the lessons' libraries as Colab meets them: Colab's version where the snapshot has the
+    package, else the lowest of requirements-colab.txt's range (what the setup cell installs on Colab's pyarrow)."""
+    shipped = {}
+    for line in COLAB_SNAPSHOT.read_text().splitlines():
+        if "==" in line and " @ " not in line:
+            name, version = line.split("==", 1)
+            shipped[name.lower().replace("_", "-")] = version.split("+")[0]
+    pins = [f"{name}=={shipped[name]}" for name in COLAB_SHIPPED]
+    for line in (ROOT / "requirements-colab.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, rest = line.split(">=", 1)
+            pins.append(f"{name}=={shipped.get(name, rest.split(',')[0])}")
+    dev = dict(line.split("==") for line in (ROOT / REQUIREMENTS).read_text().splitlines() if "==" in line)
+    return pins + [f"{name}=={dev[name]}" for name in TOOLS]
+
+
+def colab_versions() -> int:
+    """Notebooks 03 and 04 on the CPU track, with their recorded checks, and the GPU-settings tests, in .venv-colab:
+    Colab's transformers, peft, accelerate, datasets, pyarrow, numpy and pandas and the oldest TRL of the Colab
+    range; torch is this machine's build (Colab's is a CUDA build of 2.11)."""
+    global VENV
+    VENV = COLAB_VENV
+    if not Path(venv_python()).exists():
+        say(f"creating {VENV}")
+        venv.create(VENV, with_pip=True)
+    install_torch()
+    pins = colab_pins()
+    say("installing Colab's versions: " + ", ".join(pins))
+    if pip(*pins) or pip("--no-deps", "-e", str(ROOT)):
+        sys.exit("Installing Colab's versions failed: read pip's message above, fix it, and run this command again.")
+    os.chdir(ROOT)
+    python = venv_python()
+    say("the GPU track's settings on the CPU, then 03 and 04 on the CPU track with their recorded checks")
+    return subprocess.call([python, "-m", "pytest", "-p", "no:cacheprovider", "tests/test_gpu_settings.py",
+                            "tests/test_notebooks.py", "-k", "gpu_settings or (runs_on_cpu_track and (03 or 04))"])
+
+
 def main(argv: list[str]) -> int:
     """Dispatch ``run`` / ``test``; extra arguments go to the runner or to pytest."""
-    if not argv or argv[0] not in ("run", "test", "setup", "gpu-check"):
+    if not argv or argv[0] not in ("run", "test", "setup", "gpu-check", "colab-versions"):
         print(__doc__)
         return 2
     if argv[0] == "gpu-check" and not has_nvidia_gpu():
@@ -97,6 +142,8 @@ def main(argv: list[str]) -> int:
         return 1
     if sys.version_info < (3, 11):  # noqa: UP036 - this script must explain itself on an old Python
         sys.exit(f"Python 3.11 or newer is needed (this is {sys.version.split()[0]}): run it with python3.11 or newer.")
+    if argv[0] == "colab-versions":
+        return colab_versions()
     python = ensure_env()
     command, extra = argv[0], argv[1:]
     os.chdir(ROOT)

@@ -14,6 +14,8 @@ BRANCH = "main"
 CLONE_DIR = "/content/workbook"  # kept by "Restart session", gone with a new runtime
 INSTALLED = ".requirements-installed"  # marker inside the clone, written after a successful install
 SETUP_TAG = "setup"
+# What the setup cell never replaces on Colab: pinned to each other there, and to its CUDA build (torch).
+KEEP = ("torch", "numpy", "pandas", "pyarrow", "ipykernel")
 
 # Only tests/test_colab.py sets these two variables, to clone a local repository into a temporary folder.
 URL_ENV, DIR_ENV = "WORKBOOK_REPO_URL", "WORKBOOK_CLONE_DIR"
@@ -32,13 +34,27 @@ if "google.colab" in sys.modules:
     else:
         subprocess.run(["git", "clone", "-q", "--depth", "1", "-b", "{BRANCH}", url, folder], check=True)
     if not os.path.exists(f"{{folder}}/{INSTALLED}"):
-        print("Installing the workbook's requirements (once per runtime)...")
-        pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", f"{{folder}}/requirements.txt"],
-                             capture_output=True, text=True)
+        print("Installing what the lessons need and Colab lacks (once per runtime)...")
+        from importlib import invalidate_caches, metadata
+
+        def versions():
+            invalidate_caches()
+            return {{d.metadata["Name"].lower(): d.version for d in metadata.distributions()}}
+
+        before = versions()
+        held = {KEEP!r}  # Colab's builds: never replaced
+        with open(f"{{folder}}/.colab-constraints.txt", "w") as constraints:
+            constraints.write("".join(f"{{name}}=={{before[name]}}\\n" for name in held if name in before))
+        pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", f"{{folder}}/requirements-colab.txt",
+                              "-c", f"{{folder}}/.colab-constraints.txt"], capture_output=True, text=True)
         if pip.returncode:
             print(pip.stdout, pip.stderr, file=sys.stderr)
             raise RuntimeError("Installing the requirements failed: read pip's message above, fix its cause "
                                "(often the network) and run this cell again.")
+        after = versions()
+        print("added:", ", ".join(f"{{n}} {{v}}" for n, v in sorted(after.items()) if n not in before) or "nothing")
+        print("changed:", ", ".join(f"{{n}} {{before[n]}} -> {{v}}" for n, v in sorted(after.items())
+                                    if before.get(n, v) != v) or "nothing that Colab ships")
         open(f"{{folder}}/{INSTALLED}", "w").close()
     if folder not in sys.path:
         sys.path.insert(0, folder)

@@ -37,7 +37,7 @@ def test_setup_cell_is_configured_from_one_place():
     cell = colab.SETUP_CELL
     assert colab.REPO_URL in cell and f'"-b", "{colab.BRANCH}"' in cell and colab.CLONE_DIR in cell
     assert '"google.colab" in sys.modules' in cell
-    assert "/requirements.txt" in cell and "requirements-dev" not in cell  # Colab gets the lessons' libraries only
+    assert "/requirements-colab.txt" in cell and "requirements-dev" not in cell  # the lessons' libraries only
 
 
 # The setup cell, run for real: its exact text is exec'd in fresh Python processes, as a new Colab kernel would
@@ -46,9 +46,18 @@ def test_setup_cell_is_configured_from_one_place():
 # folder instead of GitHub into /content/workbook (the cell's WORKBOOK_REPO_URL / WORKBOOK_CLONE_DIR), and a stub
 # `pip` package found first on PYTHONPATH, so `python -m pip` only records its arguments. The fixture's
 # `helpers.preflight` just prints, so the last line runs without loading torch.
-STUB_PIP = """import json, os, sys
+STUB_PIP = """import json, os, pathlib, sys
 with open(os.environ["STUB_PIP_LOG"], "a") as log:
     log.write(json.dumps(sys.argv[1:]) + "\\n")
+if os.environ.get("STUB_PIP_EXIT", "0") == "0":  # "installs" rouge-score and moves numpy, as dist-info folders
+    stubs = pathlib.Path(__file__).resolve().parent.parent
+    for name, version in (("rouge_score", "0.1.2"), ("numpy", "2.9.0")):
+        for old in stubs.glob(f"{name}-*.dist-info"):
+            (old / "METADATA").unlink()
+            old.rmdir()
+        folder = stubs / f"{name}-{version}.dist-info"
+        folder.mkdir()
+        (folder / "METADATA").write_text(f"Metadata-Version: 2.1\\nName: {name}\\nVersion: {version}\\n")
 sys.exit(int(os.environ.get("STUB_PIP_EXIT", "0")))
 """
 STUB_HELPERS = """def preflight(track, seed=0, model=None):
@@ -77,7 +86,7 @@ def _git(*args: str, cwd: Path) -> None:
 def colab_like(tmp_path):
     """A function that runs the setup cell in a fresh process, and the paths it uses."""
     source = tmp_path / "source"  # the fixture repository, on branch BRANCH
-    _write(source / "requirements.txt", (ROOT / "requirements.txt").read_text())
+    _write(source / "requirements-colab.txt", (ROOT / "requirements-colab.txt").read_text())
     _write(source / "helpers" / "__init__.py", STUB_HELPERS)
     _git("init", "-q", cwd=source)
     _git("symbolic-ref", "HEAD", f"refs/heads/{colab.BRANCH}", cwd=source)
@@ -88,6 +97,7 @@ def colab_like(tmp_path):
     _write(stubs / "google" / "colab" / "__init__.py", "")
     _write(stubs / "pip" / "__init__.py", "")
     _write(stubs / "pip" / "__main__.py", STUB_PIP)
+    _write(stubs / "numpy-2.1.3.dist-info" / "METADATA", "Metadata-Version: 2.1\nName: numpy\nVersion: 2.1.3\n")
     cell = _write(tmp_path / "kernel" / "setup_cell.py", colab.SETUP_CELL)
     kernel = _write(tmp_path / "kernel" / "kernel.py", KERNEL)
     clone, log = tmp_path / "content" / "workbook", tmp_path / "pip.log"
@@ -113,7 +123,11 @@ def test_setup_cell_survives_a_restart_without_cloning_or_installing_again(colab
     first = colab_like.run()
     assert first.returncode == 0, first.stderr
     assert f"preflight cpu 7 from {colab_like.clone / 'helpers' / '__init__.py'}" in first.stdout
-    assert colab_like.pip_calls() == [["install", "-q", "-r", f"{colab_like.clone}/requirements.txt"]]
+    assert colab_like.pip_calls() == [["install", "-q", "-r", f"{colab_like.clone}/requirements-colab.txt",
+                                       "-c", f"{colab_like.clone}/.colab-constraints.txt"]]
+    # Colab's numpy (2.1.3 here) is held by a constraint; the cell reports what pip added and what it moved
+    assert (colab_like.clone / ".colab-constraints.txt").read_text() == "numpy==2.1.3\n"
+    assert "added: rouge_score 0.1.2\n" in first.stdout and "changed: numpy 2.1.3 -> 2.9.0\n" in first.stdout
     shutil.rmtree(colab_like.source)  # "Restart session": a second clone would now fail
     second = colab_like.run()
     assert second.returncode == 0, second.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-COLAB_FILE, DEV_FILE = "requirements.txt", "requirements-dev.txt"
+LESSONS_FILE, DEV_FILE, COLAB_FILE = "requirements.txt", "requirements-dev.txt", "requirements-colab.txt"
 # What the lessons and helpers import (torch aside), and what the local runs and tests need on top.
 REQUIRED = {"transformers", "tokenizers", "peft", "trl", "datasets", "bitsandbytes", "accelerate", "safetensors",
             "rouge-score", "pandas", "scikit-learn", "matplotlib", "ipywidgets", "ipykernel", "papermill",
@@ -44,9 +44,9 @@ def _workbook():
 
 
 def test_requirements_are_pinned_and_leave_torch_out():
-    colab, dev = _pins(COLAB_FILE), _pins(DEV_FILE)
-    assert _lines(DEV_FILE)[0] == f"-r {COLAB_FILE}", "the dev file builds on what Colab installs"
-    assert [line for line in _lines(COLAB_FILE) + _lines(DEV_FILE) if "==" not in line] == [f"-r {COLAB_FILE}"]
+    colab, dev = _pins(LESSONS_FILE), _pins(DEV_FILE)
+    assert _lines(DEV_FILE)[0] == f"-r {LESSONS_FILE}", "the dev file builds on the lessons' pins"
+    assert [line for line in _lines(LESSONS_FILE) + _lines(DEV_FILE) if "==" not in line] == [f"-r {LESSONS_FILE}"]
     assert not set(colab) & set(dev), "a package is listed in both files"
     assert REQUIRED <= set(colab) | set(dev)
     assert all(re.fullmatch(r"\d+(\.\d+)+", v) for v in [*colab.values(), *dev.values()])
@@ -55,7 +55,8 @@ def test_requirements_are_pinned_and_leave_torch_out():
 
 
 def test_colab_installs_no_kernel_or_test_packages():
-    listed = _pins(COLAB_FILE)
+    listed = [line.split(">=")[0] for line in _lines(COLAB_FILE)]
+    assert listed == list(_pins(LESSONS_FILE)), "Colab's list names the lessons' libraries, in the same order"
     assert not [name for name in listed if name.startswith(NOT_ON_COLAB)]
     assert not [line for line in _lines(COLAB_FILE) if line.startswith("-")], "no includes in the Colab file"
 
@@ -75,7 +76,7 @@ def test_workbook_installs_the_dev_file_and_reinstalls_when_either_file_changes(
     assert calls[0] == ("-r", str(tmp_path / DEV_FILE))
     wb.ensure_env()
     assert len(calls) == 2, "an unchanged environment was installed again"
-    for name in (COLAB_FILE, DEV_FILE):
+    for name in (LESSONS_FILE, DEV_FILE):
         with (tmp_path / name).open("a") as f:
             f.write("# changed\n")
         wb.ensure_env()
