@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 TORCH = "2.13.0"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
-REQUIREMENTS = "requirements-dev.txt"  # starts with `-r requirements.txt` (what Colab installs), adds the local stack
+REQUIREMENTS = "requirements-dev.txt"  # starts with `-r requirements.txt` (the lessons' pins), adds the local stack
 STAMP_INPUTS = ("requirements.txt", REQUIREMENTS, "pyproject.toml")  # a change to any of them reinstalls
 COLAB_VENV = ROOT / ".venv-colab"
 COLAB_SNAPSHOT = ROOT / "tests" / "colab" / "pip-freeze.gpu.txt"
@@ -92,14 +93,22 @@ def ensure_env() -> str:
     return venv_python()
 
 
+def colab_snapshot() -> dict[str, str]:
+    """``{name: version}`` of Colab's runtime (tests/colab/pip-freeze.gpu.txt): names normalised as pip does
+    (``rouge_score`` -> ``rouge-score``), local labels dropped (``2.11.0+cu128`` -> ``2.11.0``), and packages
+    installed from a file or URL left out."""
+    shipped = {}
+    for line in COLAB_SNAPSHOT.read_text().splitlines():
+        if "==" in line and " @ " not in line and not line.startswith("#"):
+            name, version = line.strip().split("==", 1)
+            shipped[re.sub(r"[-_.]+", "-", name).lower()] = version.split("+")[0]
+    return shipped
+
+
 def colab_pins() -> list[str]:
     """``name==version`` for the lessons' libraries as Colab meets them: Colab's version where the snapshot has the
     package, else the lowest of requirements-colab.txt's range (what the setup cell installs on Colab's pyarrow)."""
-    shipped = {}
-    for line in COLAB_SNAPSHOT.read_text().splitlines():
-        if "==" in line and " @ " not in line:
-            name, version = line.split("==", 1)
-            shipped[name.lower().replace("_", "-")] = version.split("+")[0]
+    shipped = colab_snapshot()
     pins = [f"{name}=={shipped[name]}" for name in COLAB_SHIPPED]
     for line in (ROOT / "requirements-colab.txt").read_text().splitlines():
         line = line.split("#")[0].strip()

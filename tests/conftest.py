@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import types
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -63,3 +65,11 @@ def fake_colab(monkeypatch):
             monkeypatch.setitem(sys.modules, name, module)
 
     return install
+
+
+def load_workbook():
+    """workbook.py as a fresh module (it is a script, not part of the helpers package)."""
+    spec = importlib.util.spec_from_file_location("workbook", Path(__file__).resolve().parent.parent / "workbook.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

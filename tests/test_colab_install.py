@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import load_workbook
 from packaging.requirements import Requirement
 
 from helpers import colab
@@ -39,13 +40,8 @@ def _name(name: str) -> str:
 
 
 def snapshot() -> dict[str, str]:
-    """``{normalised name: version}`` of the snapshot's ``name==version`` lines, local labels (+cu128) dropped."""
-    pins = {}
-    for line in SNAPSHOT.read_text().splitlines():
-        if "==" in line and " @ " not in line and not line.startswith("#"):
-            name, version = line.strip().split("==", 1)
-            pins[_name(name)] = version.split("+")[0]
-    return pins
+    """The snapshot as workbook.py reads it for `colab-versions`: ``{normalised name: version}``."""
+    return load_workbook().colab_snapshot()
 
 
 def colab_python() -> str:
@@ -123,12 +119,3 @@ def test_every_lesson_library_lands_inside_its_range(resolution):
         version = resolution["resolved"].get(name, resolution["pins"].get(name))
         assert version is not None, f"{req.name} is neither on Colab nor installed by the setup cell"
         assert req.specifier.contains(version, prereleases=True), f"{req.name} {version} is outside {req.specifier}"
-
-
-def test_the_ranges_end_at_the_pins_the_local_runs_use():
-    pins = dict(line.split("#")[0].strip().split("==") for line in (ROOT / "requirements.txt").read_text().splitlines()
-                if "==" in line.split("#")[0])
-    for req in requirements():
-        assert req.name in pins, f"{req.name} is in requirements-colab.txt but not pinned in requirements.txt"
-        assert f"<={pins[req.name]}" in str(req.specifier), f"{req.name}'s range must end at its pin {pins[req.name]}"
-    assert {r.name for r in requirements()} == set(pins)

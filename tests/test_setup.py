@@ -3,11 +3,12 @@ that never pulls CUDA on a CPU machine."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
+from conftest import load_workbook
+from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS_FILE, DEV_FILE, COLAB_FILE = "requirements.txt", "requirements-dev.txt", "requirements-colab.txt"
@@ -36,13 +37,6 @@ def _pins(name: str) -> dict[str, str]:
     return dict(line.split("==") for line in _lines(name) if not line.startswith("-r"))
 
 
-def _workbook():
-    spec = importlib.util.spec_from_file_location("workbook", ROOT / "workbook.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_requirements_are_pinned_and_leave_torch_out():
     colab, dev = _pins(LESSONS_FILE), _pins(DEV_FILE)
     assert _lines(DEV_FILE)[0] == f"-r {LESSONS_FILE}", "the dev file builds on the lessons' pins"
@@ -61,8 +55,17 @@ def test_colab_installs_no_kernel_or_test_packages():
     assert not [line for line in _lines(COLAB_FILE) if line.startswith("-")], "no includes in the Colab file"
 
 
+def test_the_colab_ranges_end_at_the_pins_the_local_runs_use():
+    pins = _pins(LESSONS_FILE)
+    ranges = [Requirement(line) for line in _lines(COLAB_FILE)]
+    for req in ranges:
+        assert req.name in pins, f"{req.name} is in requirements-colab.txt but not pinned in requirements.txt"
+        assert f"<={pins[req.name]}" in str(req.specifier), f"{req.name}'s range must end at its pin {pins[req.name]}"
+    assert {r.name for r in ranges} == set(pins)
+
+
 def test_workbook_installs_the_dev_file_and_reinstalls_when_either_file_changes(monkeypatch, tmp_path):
-    wb = _workbook()
+    wb = load_workbook()
     for name in wb.STAMP_INPUTS:
         (tmp_path / name).write_bytes((ROOT / name).read_bytes())
     monkeypatch.setattr(wb, "ROOT", tmp_path)
@@ -86,7 +89,7 @@ def test_workbook_installs_the_dev_file_and_reinstalls_when_either_file_changes(
 
 @pytest.mark.parametrize("gpu, expected", [(False, "torch==2.13.0+cpu"), (True, "torch==2.13.0")])
 def test_torch_install_picks_the_build_for_the_machine(monkeypatch, gpu, expected):
-    wb = _workbook()
+    wb = load_workbook()
     calls = []
     monkeypatch.setattr(wb.subprocess, "call", lambda *a, **k: 1)  # "import torch" fails: not installed
     monkeypatch.setattr(wb, "has_nvidia_gpu", lambda: gpu)
@@ -96,7 +99,7 @@ def test_torch_install_picks_the_build_for_the_machine(monkeypatch, gpu, expecte
 
 
 def test_torch_install_never_falls_back_to_cuda_wheels_on_cpu(monkeypatch):
-    wb = _workbook()
+    wb = load_workbook()
     calls = []
     monkeypatch.setattr(wb.subprocess, "call", lambda *a, **k: 1)
     monkeypatch.setattr(wb, "has_nvidia_gpu", lambda: False)
