@@ -198,3 +198,16 @@ def generate(model, tokenizer, prompt: str, max_new_tokens: int = 40, seed: int 
     out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
                          pad_token_id=tokenizer.eos_token_id, **sampling)
     return tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+
+
+def continuation_stats(tokenizer, text: str, known_ids: set[int]) -> dict:
+    """How much of a generated ``text`` is made of token ids in ``known_ids`` (the training notes' tokens), and the
+    share of its most frequent token (notebook 01: a short run repeats what is frequent in its data)."""
+    from collections import Counter
+
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if not ids:
+        return {"tokens": 0, "in_notes": 0.0, "top_token": "", "top_share": 0.0}
+    top, count = Counter(ids).most_common(1)[0]
+    return {"tokens": len(ids), "in_notes": sum(i in known_ids for i in ids) / len(ids),
+            "top_token": tokenizer.decode([top]), "top_share": count / len(ids)}

@@ -249,14 +249,20 @@ def verdict(interval) -> str:
             0: "not resolved (interval includes 0)"}[interval.side()]
 
 
-def finding(intervals: list, threshold: float, above: bool) -> str:
-    """Whether a claim 'difference above (or below) threshold' holds for every interval (notebook 05's reading of
-    the paper): reproduces (all on the claimed side), contradicts (any on the other side), else cannot resolve."""
-    if not intervals:
-        return "not run"
-    if any(iv is None for iv in intervals):
-        return "cannot resolve (too few test positives)"
-    sides = [iv.side(threshold) for iv in intervals]
-    want = 1 if above else -1
-    return ("reproduces" if all(s == want for s in sides) else "contradicts" if -want in sides
-            else "cannot resolve")
+def reading_cut(tokenizer, texts, max_length: int, headers=None) -> dict:
+    """What a classifier that reads the first ``max_length`` tokens of each text misses (notebook 05): the median
+    length before the cut, the share of notes cut, the share of all tokens read, and the share of notes whose
+    medication list (a section opening with one of ``headers``) starts past the cut, among the notes that have one."""
+    import re
+
+    from .synthetic_vocab import HEADERS
+
+    texts = list(texts)
+    lengths = np.array([len(x) for x in tokenizer(texts, add_special_tokens=False)["input_ids"]])
+    pattern = re.compile("|".join(re.escape(h) for h in (headers or HEADERS["meds"])), re.IGNORECASE)
+    heads = [text[:m.start()] for text in texts if (m := pattern.search(text))]  # the text before the list
+    starts = np.array([len(x) for x in tokenizer(heads, add_special_tokens=False)["input_ids"]]) if heads else None
+    return {"median_tokens": float(np.median(lengths)), "share_cut": float(np.mean(lengths > max_length)),
+            "share_read": float(np.minimum(lengths, max_length).sum() / lengths.sum()),
+            "notes_with_medications": len(heads),
+            "medications_past_cut": None if starts is None else float(np.mean(starts >= max_length))}

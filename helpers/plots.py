@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 
@@ -177,3 +178,51 @@ def phase_change(probes: pd.DataFrame, title: str = "how the tiny base learned t
     right.set_title("while it learned the language")
     fig.tight_layout()
     return fig
+
+
+class Formatted:
+    """A DataFrame with number formats: a styled HTML table in a notebook, aligned plain text in a headless run
+    (a pandas ``Styler`` has no plain-text form and prints as ``<pandas.io.formats.style.Styler at 0x...>``)."""
+
+    def __init__(self, df: pd.DataFrame, formats: dict | None = None, default: str | None = None,
+                 caption: str | None = None, wrap: bool = False, precision: int | None = None):
+        self.df, self.caption, self.wrap = df, caption, wrap
+        self.formats = {c: (formats or {}).get(c, default) for c in df.columns}
+        self.precision = precision
+
+    def _cell(self, column, value) -> str:
+        if isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_)):
+            if self.formats[column]:
+                return self.formats[column].format(value)
+            if self.precision is not None and isinstance(value, float):
+                return f"{value:.{self.precision}f}"
+        return str(value)
+
+    def text(self) -> pd.DataFrame:
+        """Every cell as the string both forms show."""
+        return pd.DataFrame({c: [self._cell(c, v) for v in self.df[c]] for c in self.df.columns}, index=self.df.index)
+
+    def _repr_html_(self) -> str:
+        styler = self.text().style.format(escape="html")  # a token such as <|endoftext|> is text, not a tag
+        if self.wrap:
+            styler = styler.set_properties(**{"text-align": "left", "white-space": "pre-wrap", "vertical-align": "top"})
+        return (styler.set_caption(self.caption) if self.caption else styler).to_html()
+
+    def __repr__(self) -> str:
+        head = f"{self.caption}\n" if self.caption else ""
+        if not self.wrap:
+            return head + self.text().to_string()
+        def lines(v: str) -> str:  # a run of blank lines (a model repeating line breaks) is written as \n
+            return v.replace("\n", "\\n") if "\n\n\n" in v else v.replace("\n", "\n    ")
+
+        rows = self.text()  # long texts: one block per row, every column on its own lines
+        return head + "\n".join(f"[{i}]\n" + "\n".join(f"  {c}: {lines(v)}" for c, v in row.items())
+                                for i, row in rows.iterrows())
+
+
+def formatted(df: pd.DataFrame, formats: str | dict | None = None, **kwargs) -> Formatted:
+    """``df`` to display in HTML and in plain text alike, its numbers in ``formats``: one format string for every
+    column, or one per column (``default=`` for the rest; ``precision=`` digits for floats left without one)."""
+    if isinstance(formats, str):
+        return Formatted(df, None, default=formats, **kwargs)
+    return Formatted(df, formats, **kwargs)

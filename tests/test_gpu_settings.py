@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from test_notebooks import ANY_SCALE, check_prose
 
 from helpers import data, gpucheck
 from helpers.runner import NOTEBOOKS, execute
@@ -74,3 +75,8 @@ def test_05_one_model_at_a_time_and_fp16_stage1(runs):
     assert all(r["wiring_ok"].values()) and r["stage1_checkpointing"] and r["classifier_checkpointing"]
     assert not r["lm_alive_after_stage1"] and r["wrapped_models_alive"] == 0
     assert math.isfinite(r["ppl_after"]["test"])
+
+
+@pytest.mark.parametrize("name", list(ANY_SCALE))
+def test_the_prose_that_holds_at_any_scale_holds_on_the_gpu_settings(runs, name):
+    check_prose(name, runs[name]["metrics"], ANY_SCALE[name])

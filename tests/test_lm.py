@@ -179,3 +179,18 @@ def test_note_copy_probe_prices_the_repeat_of_a_span_read_in_the_note():
     assert lm.copy_ratio(copier) < 1e-6 and lm.copies(copier, at_most=0.3) and not lm.copies(blind)
     with pytest.raises(ValueError, match="no note has"):
         lm.note_copy_probe(_Induction(vocab, copy=True), tok, ["too short"], span_tokens=8)
+
+
+def test_continuation_stats_count_known_tokens_and_the_most_frequent_one():
+    class Words:  # one token per word, ids by a fixed table
+        table = {"a": 1, "b": 2, "c": 3}
+
+        def __call__(self, text, add_special_tokens=False):
+            return {"input_ids": [self.table[w] for w in text.split()]}
+
+        def decode(self, ids):
+            return " ".join(k for i in ids for k, v in self.table.items() if v == i)
+
+    stats = lm.continuation_stats(Words(), "a a a b c", known_ids={1, 2})
+    assert stats == {"tokens": 5, "in_notes": 0.8, "top_token": "a", "top_share": 0.6}
+    assert lm.continuation_stats(Words(), "", known_ids={1})["tokens"] == 0

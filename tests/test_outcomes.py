@@ -124,16 +124,25 @@ def test_intervals_contain_the_estimate_and_pair_the_notes():
     assert diff["macro"].estimate == pytest.approx(other.macro(np.arange(60)) - model.macro(np.arange(60)))
 
 
-def test_verdicts_and_findings_follow_the_interval():
+def test_verdicts_follow_the_interval():
     from helpers.stats import Interval
 
     up, down, across = Interval(0.05, 0.01, 0.09), Interval(-0.05, -0.09, -0.01), Interval(0.01, -0.03, 0.05)
     assert outcomes.verdict(up) == "higher (interval above 0)"
     assert outcomes.verdict(down).startswith("lower") and outcomes.verdict(across).startswith("not resolved")
     assert outcomes.verdict(None).startswith("no interval")
-    assert outcomes.finding([up], 0.0, above=True) == "reproduces"
-    assert outcomes.finding([up], 0.1, above=False) == "reproduces"  # "helps less than 0.1"
-    assert outcomes.finding([up, across], 0.0, above=True) == "cannot resolve"
-    assert outcomes.finding([up, down], 0.0, above=True) == "contradicts"
-    assert outcomes.finding([up], 0.0, above=False) == "contradicts"
-    assert outcomes.finding([], 0.0, above=True) == "not run"
+
+
+def test_reading_cut_counts_what_lies_past_the_cut():
+    class Chars:  # one token per character: every count is checkable by hand
+        def __call__(self, texts, add_special_tokens=False):
+            return {"input_ids": [list(t) for t in texts]}
+
+    texts = ["a" * 10 + "Home Medications: x", "b" * 40, "HOME MEDICATIONS: y" + "c" * 30]
+    cut = outcomes.reading_cut(Chars(), texts, 35)  # lengths 29, 40 and 49
+    assert cut["median_tokens"] == 40 and cut["share_cut"] == pytest.approx(2 / 3)
+    assert cut["share_read"] == pytest.approx((29 + 35 + 35) / (29 + 40 + 49))
+    assert cut["notes_with_medications"] == 2 and cut["medications_past_cut"] == 0  # both lists start before 35
+    later = outcomes.reading_cut(Chars(), texts, 5)
+    assert later["medications_past_cut"] == 0.5  # the first list starts at 10, the second at 0
+    assert outcomes.reading_cut(Chars(), ["no list here"], 5)["medications_past_cut"] is None
