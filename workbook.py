@@ -5,6 +5,7 @@
     python3 workbook.py test   # the test suite: ruff, pytest --nbval-lax notebooks/, unit tests and recorded checks
     python3 workbook.py gpu-check  # on a CUDA GPU: notebooks 02-05 on the GPU track as a T4 (helpers/gpucheck.py)
     python3 workbook.py colab-versions  # 03, 04 and the GPU-settings tests on Colab's library versions (.venv-colab)
+    python3 workbook.py translate  # write notebooks/ko/ from the English notebooks and notebooks/ko/text/
 
 Both create ./.venv on first use (torch first, then requirements-dev.txt, which includes requirements.txt, then
 helpers) and reuse it after; a change to either requirements file or pyproject.toml reinstalls.
@@ -32,6 +33,7 @@ COLAB_VENV = ROOT / ".venv-colab"
 COLAB_SNAPSHOT = ROOT / "tests" / "colab" / "pip-freeze.gpu.txt"
 # Colab ships these too; the lessons and the kernel meet them there at Colab's versions
 COLAB_SHIPPED = ("pyarrow", "numpy", "pandas", "scikit-learn", "matplotlib", "ipywidgets", "ipykernel")
+KOREAN, KOREAN_RUN = "ko", "01_lm_basics.ipynb"  # the Korean edition's folder, and its notebook the tests run
 TOOLS = ("papermill", "nbformat", "nbval", "pytest")  # not on Colab: the local pins
 
 
@@ -142,7 +144,7 @@ def colab_versions() -> int:
 
 def main(argv: list[str]) -> int:
     """Dispatch ``run`` / ``test``; extra arguments go to the runner or to pytest."""
-    if not argv or argv[0] not in ("run", "test", "setup", "gpu-check", "colab-versions"):
+    if not argv or argv[0] not in ("run", "test", "setup", "gpu-check", "colab-versions", "translate"):
         print(__doc__)
         return 2
     if argv[0] == "gpu-check" and not has_nvidia_gpu():
@@ -162,6 +164,8 @@ def main(argv: list[str]) -> int:
         return subprocess.call([python, "-m", "helpers.runner", *extra])
     if command == "gpu-check":
         return subprocess.call([python, "-m", "helpers.gpucheck", *extra])
+    if command == "translate":
+        return subprocess.call([python, "-m", "helpers.translate", *extra])
     # Each notebook is executed once: nbval runs it on the CPU track and it records its results into
     # build/nbval; tests/test_notebooks.py then checks those records instead of running it again.
     say("ruff over helpers/, tests/ and the notebooks' code cells (the rules in pyproject.toml)")
@@ -170,12 +174,19 @@ def main(argv: list[str]) -> int:
     shutil.rmtree(records, ignore_errors=True)
     records.mkdir(parents=True)
     say("executing every notebook in place with nbval on the CPU track (pytest --nbval-lax notebooks/)")
-    nbval = subprocess.call([python, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "notebooks/"],
+    nbval = subprocess.call([python, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "notebooks/",
+                             f"--ignore=notebooks/{KOREAN}"],
                             env={**os.environ, "WORKBOOK_OUTPUT_DIR": str(records), "WORKBOOK_TRACK": "cpu"})
+    # The Korean notebooks share the English code (tests/test_translations.py); one runs, so a broken generator shows.
+    say(f"executing the Korean edition of 01 the same way (notebooks/{KOREAN}/{KOREAN_RUN})")
+    (records / KOREAN).mkdir()
+    korean = subprocess.call(
+        [python, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", f"notebooks/{KOREAN}/{KOREAN_RUN}"],
+        env={**os.environ, "WORKBOOK_OUTPUT_DIR": str(records / KOREAN), "WORKBOOK_TRACK": "cpu"})
     say("unit tests, and checks of what each notebook recorded (tests/)")
     code = subprocess.call([python, "-m", "pytest", "tests", *extra],
                            env={**os.environ, "WORKBOOK_RECORDS": str(records)})
-    return lint or nbval or code
+    return lint or nbval or korean or code
 
 
 if __name__ == "__main__":

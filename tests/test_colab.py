@@ -13,13 +13,14 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
-from helpers import colab
+from helpers import colab, translate
 from helpers.runner import series
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("path", series(), ids=lambda p: p.stem)
+# the Korean edition (notebooks/ko/) carries the same setup cell; tests/test_translations.py checks the rest of its code
+@pytest.mark.parametrize("path", series() + series(translate.KOREAN), ids=lambda p: str(p.relative_to(p.parents[1])))
 def test_setup_cell_is_the_canonical_one(path):
     cells = colab.setup_cells(nbformat.read(path, as_version=4))
     assert len(cells) == 1, f"{path.name} needs exactly one cell tagged 'setup'"

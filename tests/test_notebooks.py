@@ -423,6 +423,34 @@ def test_notebook_runs_on_cpu_track(path, series_dir):
     check_prose(path.stem, record)
 
 
+# What only the clock or the machine decides; everything else a notebook records is fixed by its code and seed.
+TIMINGS = ("recorded_at", "train_seconds", "tokens_per_second")
+
+
+def test_the_korean_edition_of_01_runs_and_records_what_the_english_one_does(series_dir):
+    """The Korean notebooks share the English code (tests/test_translations.py); 01 also runs, so that a broken
+    generator or a Korean cell that breaks the notebook shows, and it must record what the English 01 recorded."""
+    from helpers.translate import LANGUAGE, korean_path
+
+    english = NOTEBOOKS[0]
+    recorded = os.environ.get("WORKBOOK_RECORDS")
+    if recorded:
+        folder, english_file = Path(recorded) / LANGUAGE, Path(recorded) / f"{english.stem}.json"
+        assert (folder / f"{english.stem}.json").exists(), f"ko/{english.name} recorded nothing: its nbval run failed"
+    else:
+        folder, english_file = series_dir / LANGUAGE, series_dir / f"{english.stem}.json"
+        row = execute(korean_path(english), folder, track="cpu")
+        assert row["status"] == "pass", f"ko/{english.name} failed: {row['error']} (see {folder / english.name})"
+    korean = json.loads((folder / f"{english.stem}.json").read_text())
+    check_01_lm_basics(korean)
+    check_prose(english.stem, korean)
+    if not english_file.exists():
+        pytest.skip(f"{english.name} did not record here, so there is nothing to compare the Korean run with")
+    reference = json.loads(english_file.read_text())
+    differ = sorted(k for k in set(reference) | set(korean) if k not in TIMINGS and reference.get(k) != korean.get(k))
+    assert not differ, f"the same code recorded different results in Korean and English: {differ}"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_papermill_understands_every_parameter(path):
     import papermill as pm
