@@ -13,7 +13,7 @@ import pytest
 from helpers.pretrain import TinySettings
 
 # The unit tests need a model of the right shape that has learnt some text, not one that copies: 40 copy steps
-# instead of 1,500 (8 s to build instead of 61 s). tests/test_models.py judges the copying curriculum and the shipped base on their own.
+# instead of 1,500 (8 s to build instead of 61 s). tests/test_models.py judges the copying curriculum on its own.
 SMALL = TinySettings(n_notes=120, n_general=400, vocab_size=400, hidden_size=32, num_layers=2, num_heads=2,
                      intermediate_size=64, max_positions=256, block_size=64, steps=80, batch_size=8,
                      recall_steps=10, recall_rows=3, recall_length=128, copy_steps=40)
