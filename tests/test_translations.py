@@ -93,6 +93,26 @@ def test_translations_keep_numbers_code_and_links(path):
             assert len(ko) > 0.4 * len(cell.source), f"{where}: the translation is short; is a paragraph missing?"
 
 
+def unrendered_stars(markdown: str) -> int:
+    """How many ``*`` a CommonMark renderer leaves as text, outside code: emphasis that did not render."""
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt("commonmark").enable("table").render(markdown)
+    return re.sub(r"<code>.*?</code>", "", html, flags=re.DOTALL).count("*")
+
+
+@pytest.mark.parametrize("path", ENGLISH, ids=lambda p: p.stem)
+def test_korean_emphasis_renders(path):
+    """CommonMark does not close ``**토큰 id(token id)**`` before a Hangul letter (a ``)`` before ``**`` and a
+    letter after it), so a Korean particle right after bold text must follow a letter: ``**토큰 id**(token id)입니다``."""
+    nb, sections, _ = english_and_korean(path)
+    for cell in translate.markdown_cells(nb):
+        ko = sections[cell.id][1]
+        assert unrendered_stars(ko) <= unrendered_stars(cell.source), (
+            f"{path.name}, markdown cell {cell.id}: some emphasis shows as literal '*'; put the parenthesis after the "
+            f"closing '*' or '**'")
+
+
 @pytest.mark.parametrize("path", ENGLISH, ids=lambda p: p.stem)
 def test_korean_links_resolve_and_the_badge_opens_the_korean_notebook(path):
     _, _, korean = english_and_korean(path)
