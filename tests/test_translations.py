@@ -104,7 +104,7 @@ def unrendered_stars(markdown: str) -> int:
 @pytest.mark.parametrize("path", ENGLISH, ids=lambda p: p.stem)
 def test_korean_emphasis_renders(path):
     """CommonMark does not close ``**토큰 id(token id)**`` before a Hangul letter (a ``)`` before ``**`` and a
-    letter after it), so a Korean particle right after bold text must follow a letter: ``**토큰 id**(token id)입니다``."""
+    letter after it), so a particle right after bold text must follow a letter: ``**토큰 id**(token id)입니다``."""
     nb, sections, _ = english_and_korean(path)
     for cell in translate.markdown_cells(nb):
         ko = sections[cell.id][1]
