@@ -172,21 +172,22 @@ def main(argv: list[str]) -> int:
     lint = subprocess.call([python, "-m", "ruff", "check", "helpers", "tests", "notebooks", "workbook.py"])
     records = ROOT / "build" / "nbval"
     shutil.rmtree(records, ignore_errors=True)
-    records.mkdir(parents=True)
+
+    def nbval(paths: list[str], into: Path) -> int:
+        """Execute notebooks in place with nbval on the CPU track, recording their results into ``into``."""
+        into.mkdir(parents=True, exist_ok=True)
+        return subprocess.call([python, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", *paths],
+                               env={**os.environ, "WORKBOOK_OUTPUT_DIR": str(into), "WORKBOOK_TRACK": "cpu"})
+
     say("executing every notebook in place with nbval on the CPU track (pytest --nbval-lax notebooks/)")
-    nbval = subprocess.call([python, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "notebooks/",
-                             f"--ignore=notebooks/{KOREAN}"],
-                            env={**os.environ, "WORKBOOK_OUTPUT_DIR": str(records), "WORKBOOK_TRACK": "cpu"})
+    english = nbval(["notebooks/", f"--ignore=notebooks/{KOREAN}"], records)
     # The Korean notebooks share the English code (tests/test_translations.py); one runs, so a broken generator shows.
     say(f"executing the Korean edition of 01 the same way (notebooks/{KOREAN}/{KOREAN_RUN})")
-    (records / KOREAN).mkdir()
-    korean = subprocess.call(
-        [python, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", f"notebooks/{KOREAN}/{KOREAN_RUN}"],
-        env={**os.environ, "WORKBOOK_OUTPUT_DIR": str(records / KOREAN), "WORKBOOK_TRACK": "cpu"})
+    korean = nbval([f"notebooks/{KOREAN}/{KOREAN_RUN}"], records / KOREAN)
     say("unit tests, and checks of what each notebook recorded (tests/)")
     code = subprocess.call([python, "-m", "pytest", "tests", *extra],
                            env={**os.environ, "WORKBOOK_RECORDS": str(records)})
-    return lint or nbval or korean or code
+    return lint or english or korean or code
 
 
 if __name__ == "__main__":
