@@ -14,13 +14,15 @@ from test_notebooks import ANY_SCALE, check_prose
 from helpers import data, gpucheck
 from helpers.runner import NOTEBOOKS, execute
 
-SMALL = {"N_TRAIN": 16, "N_TEST": 8, "MAX_STEPS": 2, "BATCH_SIZE": 2, "GRAD_ACCUM": 2, "GRAD_CHECKPOINTING": True,
-         "MAX_NEW_TOKENS": 8, "SAVE_STEPS": 1}
+# fp16 on a CPU is slow (phi-2's 51,200-word head on every token): short notes and a few blocks keep it to seconds
+SMALL = {"N_TRAIN": 16, "N_TEST": 8, "N_VAL": 4, "MAX_NOTE_CHARS": 1800, "MAX_STEPS": 2, "BATCH_SIZE": 2,
+         "GRAD_ACCUM": 2, "GRAD_CHECKPOINTING": True, "MAX_NEW_TOKENS": 8, "SAVE_STEPS": 1}
 PARAMETERS = {
     "03_lora_sft": {**SMALL, "JUDGE_MODE": "off"},
     "04_qlora_sft": {**SMALL, "DOUBLE_QUANT": False},
     "05_two_stage_classifier": {"N_NOTES": 300, "N_TRAIN": 48, "STAGE1_MAX_STEPS": 2, "EPOCHS": 1, "VARIANTS": "af",
-                                "NOTE_TOKENS": 64, "BATCH_SIZE": 8, "GRAD_CHECKPOINTING": True},
+                                "NOTE_TOKENS": 64, "BATCH_SIZE": 8, "GRAD_CHECKPOINTING": True,
+                                "STAGE1_BLOCK_SIZE": 128, "STAGE1_EVAL_NOTES": 20, "STAGE1_EVAL_BLOCKS": 2},
 }
 
 
